@@ -1,0 +1,198 @@
+"""Runs the generated kernels over instances: sampling, packing into blocks, threads.
+
+Orchestration only; the physics is in the kernels (and in ``reference.py``). A run over
+instances ``[start, stop)`` gives, for each instance, exactly the numbers it would get in any
+other run: instances are padded to whole blocks, blocks are independent, and every random
+number is keyed by the instance index (MODEL.md section 5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
+from mcaann.circuit.network import Topology
+from mcaann.engine.codegen import KernelSpec
+from mcaann.engine.kernels import kernel_module
+from mcaann.engine.reference import K_BOLTZMANN
+from mcaann.study.load import StudyError
+from mcaann.tasks.datasets import TaskData, TaskDataError, load_task
+from mcaann.variability.mismatch import sample_instances
+from mcaann.variability.rng import standard_normals, stream_id
+
+#: Instances per kernel block: the vectorised inner dimension (a few cache lines per row).
+BLOCK = 64
+
+
+def kernel_spec(study) -> KernelSpec:
+    """The code-generation key of a study."""
+    c = study.circuit
+    return KernelSpec(
+        layers=tuple(study.network.layers),
+        method=study.integrator.method,
+        dtype=study.integrator.dtype,
+        sat_mult=math.isfinite(c.K_I),
+        sat_pump=math.isfinite(c.I_max),
+        leak=study.leakage.enabled,
+        noise=study.noise.enabled,
+    )
+
+
+def study_task(study) -> TaskData:
+    """The study's dataset, checked against the network's input and output sizes."""
+    try:
+        task = load_task(study.task.dataset, study.base_dir)
+    except TaskDataError as exc:
+        raise StudyError(f"task.dataset: {exc}") from None
+    layers = study.network.layers
+    if task.x.shape[1] != layers[0]:
+        raise StudyError(
+            f"network.layers: the first layer has {layers[0]} inputs, dataset "
+            f"{task.name!r} has {task.x.shape[1]}"
+        )
+    if task.t.shape[1] != layers[-1]:
+        raise StudyError(
+            f"network.layers: the last layer has {layers[-1]} outputs, dataset "
+            f"{task.name!r} has {task.t.shape[1]} targets"
+        )
+    return task
+
+
+@dataclass
+class InstanceResults:
+    """Per-instance results of one point of a study, instances ``[start, stop)``."""
+
+    start: int
+    stop: int
+    mse: np.ndarray  # (n, epochs + 1) [V^2]
+    accuracy: np.ndarray  # (n, epochs + 1), NaN for regression
+    w_init: np.ndarray  # (n, n_weights) [V]
+    w_final: np.ndarray  # (n, n_weights) [V]
+    diverged: np.ndarray  # (n,) bool
+    diverged_step: np.ndarray  # (n,) int, -1 when not diverged
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    retention_mse: np.ndarray | None = None  # (n, hold_times)
+    retention_accuracy: np.ndarray | None = None
+
+
+def _pack(a: np.ndarray, n_blocks: int, dtype) -> np.ndarray:
+    """(n, m) per-instance rows -> (n_blocks, m, BLOCK), padding with the last instance."""
+    n = a.shape[0]
+    pad = n_blocks * BLOCK - n
+    if pad:
+        a = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)])
+    return np.ascontiguousarray(a.reshape(n_blocks, BLOCK, -1).transpose(0, 2, 1), dtype=dtype)
+
+
+def _unpack(a: np.ndarray, n: int) -> np.ndarray:
+    """(n_blocks, m, BLOCK) -> (n, m)."""
+    return a.transpose(0, 2, 1).reshape(-1, a.shape[1])[:n]
+
+
+def run_instances(study, start: int, stop: int, threads: int | None = None) -> InstanceResults:
+    """Sample and train instances ``[start, stop)`` of one sweep point of ``study``."""
+    import numba
+
+    if threads:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    task = study_task(study)
+    topo = Topology(tuple(study.network.layers))
+    inst = np.arange(start, stop, dtype=np.int64)
+    n = inst.size
+    n_blocks = -(-n // BLOCK)
+    params = sample_instances(study, topo, inst)
+    F = np.float32 if study.integrator.dtype == "float32" else np.float64
+
+    P = np.stack([_pack(params[s.name], n_blocks, F) for s in SYNAPSE_PARAMS], axis=1)
+    Q = np.stack([_pack(params[s.name], n_blocks, F) for s in NEURON_PARAMS], axis=1)
+    w = _pack(params["w_init"], n_blocks, np.float64)
+    c = study.circuit
+    vt_rel = c.V_teach / c.V_teach_ref
+    kT = K_BOLTZMANN * study.process.temperature
+    dt = study.integrator.dt
+    g_leak, kg, cap = params["g_leak"], params["kg"], params["c"]
+    if study.noise.enabled:
+        sn_on = np.sqrt(2 * kT * (g_leak + study.noise.gamma * kg * vt_rel) * dt) / cap
+        sn_off = np.sqrt(2 * kT * g_leak * dt) / cap
+    else:
+        sn_on = sn_off = np.zeros_like(cap)
+    sn_on = _pack(sn_on, n_blocks, np.float64)
+    sn_off = _pack(sn_off, n_blocks, np.float64)
+    inst_b = _pack(inst[:, None].astype(np.float64), n_blocks, np.float64)[:, 0, :].astype(np.uint64)
+
+    epochs = study.task.epochs
+    mse = np.empty((n_blocks, epochs + 1, BLOCK))
+    acc = np.empty((n_blocks, epochs + 1, BLOCK))
+    div = np.zeros((n_blocks, BLOCK))
+    div_step = np.full((n_blocks, BLOCK), -1, dtype=np.int64)
+    thr = task.thresholds if task.is_classification else np.zeros(task.t.shape[1])
+    lk = study.leakage
+    mod = kernel_module(kernel_spec(study))
+    mod.train_blocks(
+        w, P, Q, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
+        study.task.order == "shuffled", epochs, study.steps_per_row, study.settle_steps, dt,
+        vt_rel, c.V_bias, c.V_lo, c.V_hi, lk.V_rest, lk.I_leak0 if lk.enabled else 0.0,
+        sn_on, sn_off, np.uint64(study.monte_carlo.seed), inst_b, mse, acc, div, div_step,
+    )
+    res = InstanceResults(
+        start=start,
+        stop=stop,
+        mse=_unpack(mse, n),
+        accuracy=_unpack(acc, n),
+        w_init=params["w_init"],
+        w_final=_unpack(w, n),
+        diverged=_unpack(div[:, None, :], n)[:, 0] != 0,
+        diverged_step=_unpack(div_step[:, None, :], n)[:, 0],
+        params={k: v for k, v in params.items() if k != "w_init"},
+    )
+    if study.retention.hold_times:
+        res.retention_mse, res.retention_accuracy = _retention(study, task, mod, res, P, Q, F)
+    return res
+
+
+def hold(w: np.ndarray, t: float, g_leak: np.ndarray, cap: np.ndarray, v_rest: float,
+         i_leak0: float, kT: float, z: np.ndarray | None) -> np.ndarray:
+    """Weights after holding for ``t`` [s] with teaching off: the exact transition of
+    ``C dw = -(G (w - V_rest) + I_leak0) dt + sqrt(2 k T G) dB`` (an Ornstein-Uhlenbeck
+    process), with standard normals ``z`` for the noise (None: noise off)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = g_leak / cap
+        decay = np.exp(-theta * t)
+        w_inf = np.where(g_leak > 0, v_rest - i_leak0 / np.where(g_leak > 0, g_leak, 1.0), 0.0)
+        mean = np.where(g_leak > 0, w_inf + (w - w_inf) * decay, w - i_leak0 / cap * t)
+        if z is None:
+            return mean
+        std = np.sqrt(kT / cap * -np.expm1(-2.0 * theta * t))
+    return mean + std * z
+
+
+def _retention(study, task, mod, res: InstanceResults, P, Q, F):
+    """Evaluation MSE and accuracy after each hold time (exact OU transition from w_final)."""
+    lk = study.leakage
+    kT = K_BOLTZMANN * study.process.temperature
+    n = res.w_final.shape[0]
+    inst = np.arange(res.start, res.stop)
+    holds = study.retention.hold_times
+    r_mse = np.empty((n, len(holds)))
+    r_acc = np.empty((n, len(holds)))
+    n_blocks = P.shape[0]
+    thr = task.thresholds if task.is_classification else np.zeros(task.t.shape[1])
+    for h, t in enumerate(holds):
+        z = None
+        if study.noise.enabled:
+            z = standard_normals(study.monte_carlo.seed, stream_id(f"retention{h}"), inst,
+                                 np.arange(res.w_final.shape[1]))
+        w = hold(res.w_final, t, res.params["g_leak"], res.params["c"], lk.V_rest,
+                 lk.I_leak0 if lk.enabled else 0.0, kT, z)
+        w = np.clip(w, study.circuit.V_lo, study.circuit.V_hi)
+        wb = _pack(w, n_blocks, np.float64)
+        m = np.empty((n_blocks, BLOCK))
+        a = np.empty((n_blocks, BLOCK))
+        mod.evaluate_blocks(wb, P, Q, task.x.astype(F), task.t.astype(F), thr.astype(F),
+                            task.is_classification, study.circuit.V_bias, m, a)
+        r_mse[:, h] = _unpack(m[:, None, :], n)[:, 0]
+        r_acc[:, h] = _unpack(a[:, None, :], n)[:, 0]
+    return r_mse, r_acc

@@ -1,0 +1,175 @@
+"""Load a study: TOML file or built-in name, ``--set`` overrides, sweep grid, resolution."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import ValidationError
+
+from mcaann.study.schema import Study
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "studies"
+
+
+class StudyError(ValueError):
+    """Bad study input: ``str()`` is one line naming the field and the reason."""
+
+
+def builtin_studies() -> dict[str, Path]:
+    """Built-in study names and their TOML files."""
+    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.toml"))}
+
+
+def _format_validation(err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"] if not isinstance(p, int) or True)
+    loc = loc.replace("yield_", "yield")
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key"
+    # A validator's message may start with the field it concerns ("T_settle: ...").
+    head, sep, rest = msg.partition(": ")
+    if sep and " " not in head:
+        loc = f"{loc}.{head}" if loc and not head.startswith(loc) and "." not in head else head
+        msg = rest
+    inp = e.get("input")
+    if e["type"] not in ("extra_forbidden", "value_error", "missing") and not isinstance(inp, dict):
+        msg = f"{msg} (got {inp!r})"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def _set_path(raw: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for p in parts[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise StudyError(f"{key}: {p!r} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _validate(raw: dict) -> Study:
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as err:
+        raise StudyError(_format_validation(err)) from None
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{path.name}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise StudyError(f"{path}: {exc.strerror}") from None
+
+
+def load_study(
+    spec: str | Path | dict | Study | None = None,
+    overrides: dict[str, Any] | None = None,
+    sweeps: dict[str, list] | None = None,
+) -> Study:
+    """Load and validate a study.
+
+    Parameters
+    ----------
+    spec
+        A TOML path (if such a file exists), a built-in name, a dict of sections, a
+        ``Study``, or ``None`` for the default ``xor`` study.
+    overrides
+        ``{"key.path": value}`` applied before validation (``--set``).
+    sweeps
+        ``{"key.path": [values]}`` added to the study's ``[sweep]`` table (``--sweep``).
+
+    Raises ``StudyError`` with a one-line message naming the field and the reason.
+    Every sweep point is validated too.
+    """
+    base_dir = Path.cwd()
+    if isinstance(spec, Study):
+        raw = spec.raw()
+        base_dir = spec.base_dir
+    elif isinstance(spec, dict):
+        raw = copy.deepcopy(spec)
+    else:
+        name = "xor" if spec is None else str(spec)
+        path = Path(name)
+        if path.is_file():
+            raw = _read_toml(path)
+            raw.setdefault("name", path.stem)
+            base_dir = path.resolve().parent
+        elif name in builtin_studies():
+            raw = _read_toml(builtin_studies()[name])
+            raw.setdefault("name", name)
+        else:
+            known = ", ".join(builtin_studies())
+            raise StudyError(f"study: {name!r} is neither a TOML file nor a built-in study ({known})")
+    for key, value in (overrides or {}).items():
+        _set_path(raw, key, value)
+    for key, values in (sweeps or {}).items():
+        raw.setdefault("sweep", {})[key] = list(values)
+    study = _validate(raw)
+    study._raw = raw
+    study._base_dir = base_dir
+    if study.sweep:
+        for point in sweep_points(study):
+            study.at(point)
+    return study
+
+
+def sweep_points(study: Study) -> list[dict[str, Any]]:
+    """The grid of the study's ``[sweep]`` table, first key slowest: a list of assignments."""
+    keys = list(study.sweep)
+    if not keys:
+        return [{}]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*study.sweep.values())]
+
+
+def _resolved_dict(study: Study) -> dict:
+    """Every field with its resolved value (derived and preset values filled in)."""
+    from mcaann.variability.process import resolve_process
+
+    d = study.model_dump(by_alias=True)
+    d["circuit"]["R_e"] = study.circuit.R_e_eff
+    proc = resolve_process(study)
+    for k in ("A_VT", "A_beta", "A_C", "C_density"):
+        d["process"][k] = getattr(proc, k)
+    d["leakage"]["G_leak"] = proc.G_leak
+    return d
+
+
+def _floatify(node: Any, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _floatify(v, k) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_floatify(v) for v in node]
+    if isinstance(node, bool) or isinstance(node, str):
+        return node
+    if isinstance(node, int) and key in {"epochs", "instances", "seed"}:
+        return node
+    if isinstance(node, int | float) and not isinstance(node, bool):
+        if key == "layers":
+            return node
+        return float(node)
+    return node
+
+
+def study_to_toml(study: Study, resolved: bool = True) -> str:
+    """The study as TOML text; ``resolved`` fills every derived and preset value (SI floats)."""
+    d = _resolved_dict(study) if resolved else study.model_dump(by_alias=True)
+    d = _floatify(d)
+    for k in list(d):
+        if isinstance(d[k], dict) and not d[k] and k != "sweep":
+            del d[k]
+    return tomli_w.dumps(d)
+
+
+def is_finite_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)

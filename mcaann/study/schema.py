@@ -1,0 +1,243 @@
+"""The study schema: every setting with its default, unit and validator.
+
+Field names are MODEL.md's symbols so that one vocabulary runs from the equations to the CLI.
+All numbers are SI (V, A, F, S, s, K, m); strings with SPICE suffixes ("100n") are accepted.
+The defaults are the default study (``xor``): a realistic sky130 chip with every non-ideality on.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from mcaann.units import parse_spice_number
+
+
+def _si(v: object) -> object:
+    if isinstance(v, str):
+        return parse_spice_number(v)
+    return v
+
+
+SI = Annotated[float, BeforeValidator(_si)]
+PositiveSI = Annotated[float, BeforeValidator(_si), Field(gt=0)]
+NonNegSI = Annotated[float, BeforeValidator(_si), Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+
+class Network(_Section):
+    """Layer sizes ``[n0, n1, ..., nL]`` of the multilayer perceptron."""
+
+    layers: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [2, 8, 1])
+
+    @model_validator(mode="after")
+    def _two_layers(self) -> Network:
+        if len(self.layers) < 2:
+            raise ValueError("layers: needs at least an input and an output layer")
+        return self
+
+
+class Circuit(_Section):
+    """Nominal block parameters (MODEL.md section 2). ``inf`` marks an ideal block."""
+
+    K_m: PositiveSI = Field(1e-6, description="multiplier gain [A/V^2]")
+    K_I: PositiveSI = Field(1e-6, description="multiplier saturation current [A]; inf: ideal")
+    V_amp: PositiveSI = Field(1.0, description="activation output swing [V]")
+    I_ref: PositiveSI = Field(0.25e-6, description="activation reference current [A]")
+    V_bias: SI = Field(1.0, description="bias input voltage [V]")
+    R_e: PositiveSI | None = Field(None, description="error transresistance [V/A]; V_amp/I_ref")
+    C: PositiveSI = Field(0.1e-12, description="weight capacitance [F]")
+    K_g: PositiveSI = Field(0.1e-6, description="charge-pump transconductance [S]")
+    I_max: PositiveSI = Field(100e-9, description="charge-pump saturation current [A]; inf: linear")
+    V_teach: NonNegSI = Field(1.0, description="teaching gate voltage [V]; 0: inference only")
+    V_teach_ref: PositiveSI = Field(1.0, description="teaching reference voltage [V]")
+    V_lo: SI = Field(-1.5, description="lower weight rail [V]")
+    V_hi: SI = Field(1.5, description="upper weight rail [V]")
+
+    @model_validator(mode="after")
+    def _rails(self) -> Circuit:
+        if not self.V_lo < self.V_hi:
+            raise ValueError("V_lo: must be below V_hi")
+        return self
+
+    @property
+    def R_e_eff(self) -> float:
+        """R_e as used: the study's value, else ``V_amp / I_ref`` [V/A]."""
+        return self.R_e if self.R_e is not None else self.V_amp / self.I_ref
+
+
+class Process(_Section):
+    """Process data for mismatch and leakage; ``None`` takes the preset's value."""
+
+    preset: str = Field("sky130", description="process preset name")
+    temperature: PositiveSI = Field(300.15, description="chip temperature [K]")
+    A_VT: NonNegSI | None = Field(None, description="threshold mismatch, per device [V*m]")
+    A_beta: NonNegSI | None = Field(None, description="current-factor mismatch [fraction*m]")
+    A_C: NonNegSI | None = Field(None, description="capacitor mismatch [fraction*m]")
+    C_density: PositiveSI | None = Field(None, description="capacitance per area [F/m^2]")
+
+    @model_validator(mode="after")
+    def _known_preset(self) -> Process:
+        from mcaann.variability.process import PRESETS
+
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset: unknown process {self.preset!r} (known: {', '.join(PRESETS)})")
+        return self
+
+
+class Mismatch(_Section):
+    """Pelgrom mismatch (MODEL.md section 4). Areas are per device, W*L in m^2."""
+
+    enabled: bool = True
+    scale: NonNegSI = Field(1.0, description="multiplies every mismatch sigma")
+    area_scale: PositiveSI = Field(1.0, description="multiplies every transistor area")
+    global_fraction: Annotated[float, BeforeValidator(_si), Field(ge=0, le=1)] = Field(
+        0.2, description="die-to-die share of the variance"
+    )
+    gm_over_I: PositiveSI = Field(
+        15.0, description="g_m/I of the gain-setting devices [1/V] (weak inversion ~ 1/(n U_T))"
+    )
+    area_multiplier: PositiveSI = Field(4e-12, description="multiplier device area [m^2]")
+    area_activation: PositiveSI = Field(4e-12, description="activation block device area [m^2]")
+    area_derivative: PositiveSI = Field(4e-12, description="derivative block device area [m^2]")
+    area_error: PositiveSI = Field(4e-12, description="error circuit device area [m^2]")
+    area_delta: PositiveSI = Field(4e-12, description="delta circuit device area [m^2]")
+    area_pump: PositiveSI = Field(4e-12, description="charge pump device area [m^2]")
+
+
+class Leakage(_Section):
+    """Capacitor leakage ``I_leak = G_leak (w - V_rest) + I_leak0`` at ``T_0``."""
+
+    enabled: bool = True
+    G_leak: NonNegSI | None = Field(None, description="leak conductance at T_0 [S]; preset")
+    V_rest: SI = Field(0.0, description="voltage the weights leak towards [V]")
+    I_leak0: SI = Field(0.0, description="constant leak current [A]")
+    sigma_ln: NonNegSI = Field(0.5, description="log-normal sigma of G_leak between capacitors")
+    T_0: PositiveSI = Field(300.15, description="temperature at which G_leak is given [K]")
+    dT_double: PositiveSI = Field(10.0, description="leakage doubles every dT_double [K]")
+
+
+class Noise(_Section):
+    """Thermal noise current into each weight capacitor, PSD ``2 k T G_n``."""
+
+    enabled: bool = True
+    gamma: NonNegSI = Field(2.0 / 3.0, description="charge-pump noise factor (2/3: strong inv.)")
+
+
+class Task(_Section):
+    """What the network learns and how rows are presented (MODEL.md section 3)."""
+
+    dataset: str = Field("xor", description="built-in task name or CSV path")
+    T_row: PositiveSI = Field(100e-9, description="time each row is held [s]")
+    T_settle: NonNegSI = Field(0.0, description="teaching off at the start of each row [s]")
+    epochs: Annotated[int, Field(ge=1)] = 300
+    order: Literal["fixed", "shuffled"] = "fixed"
+
+    @model_validator(mode="after")
+    def _settle(self) -> Task:
+        if self.T_settle >= self.T_row:
+            raise ValueError("T_settle: must be shorter than T_row")
+        return self
+
+
+class Integrator(_Section):
+    """Fixed-step integrator, shared by all instances."""
+
+    method: Literal["euler", "heun", "rk4"] = "euler"
+    dt: PositiveSI = Field(1e-9, description="time step [s]")
+    dtype: Literal["float64", "float32"] = "float64"
+
+
+class MonteCarlo(_Section):
+    """Instances (simulated chips) and their randomness."""
+
+    instances: Annotated[int, Field(ge=1, le=2**31 - 1)] = 1000
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    w_init_range: NonNegSI = Field(0.5, description="initial weights uniform in +-range [V]")
+
+
+class Yield(_Section):
+    """When an instance counts as converged."""
+
+    mse_threshold: PositiveSI = Field(0.01, description="final MSE at most this [V^2]")
+    accuracy_threshold: Annotated[float, BeforeValidator(_si), Field(ge=0, le=1)] = 1.0
+
+
+class Retention(_Section):
+    """Hold the trained weights with teaching off and evaluate after each hold time."""
+
+    hold_times: list[NonNegSI] = Field(default_factory=list, description="hold times [s]")
+
+
+class Study(_Section):
+    """A whole study: every section of INTERFACE.md with defaults filled in."""
+
+    name: str = "xor"
+    description: str = ""
+    network: Network = Field(default_factory=Network)
+    circuit: Circuit = Field(default_factory=Circuit)
+    process: Process = Field(default_factory=Process)
+    mismatch: Mismatch = Field(default_factory=Mismatch)
+    leakage: Leakage = Field(default_factory=Leakage)
+    noise: Noise = Field(default_factory=Noise)
+    task: Task = Field(default_factory=Task)
+    integrator: Integrator = Field(default_factory=Integrator)
+    monte_carlo: MonteCarlo = Field(default_factory=MonteCarlo)
+    retention: Retention = Field(default_factory=Retention)
+    yield_: Yield = Field(default_factory=Yield, alias="yield")
+    sweep: dict[str, list] = Field(default_factory=dict)
+
+    _raw: dict | None = PrivateAttr(default=None)
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    def raw(self) -> dict:
+        """The study as given (before defaults), so that sweeps re-derive dependent values."""
+        if self._raw is not None:
+            return copy.deepcopy(self._raw)
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in the study (CSV datasets) are read against."""
+        return self._base_dir or Path.cwd()
+
+    def at(self, point: dict[str, Any]) -> Study:
+        """The study at one sweep point: the point's values set, the sweep table removed."""
+        from mcaann.study.load import load_study
+
+        raw = self.raw()
+        raw.pop("sweep", None)
+        st = load_study(raw, overrides=point)
+        st._base_dir = self._base_dir
+        return st
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Study:
+        dt = self.integrator.dt
+        for key, value in (("task.T_row", self.task.T_row), ("task.T_settle", self.task.T_settle)):
+            n = value / dt
+            if abs(n - round(n)) > 1e-6 * max(1.0, n):
+                raise ValueError(f"{key}: must be a whole multiple of integrator.dt ({value:g} / {dt:g} = {n:g})")
+        if self.integrator.method == "rk4" and self.noise.enabled:
+            raise ValueError(
+                "integrator.method: rk4 is for deterministic runs; noise is on (use euler or heun, "
+                "or set noise.enabled = false)"
+            )
+        if not math.isfinite(self.circuit.C):
+            raise ValueError("circuit.C: must be finite")
+        return self
+
+    @property
+    def steps_per_row(self) -> int:
+        return int(round(self.task.T_row / self.integrator.dt))
+
+    @property
+    def settle_steps(self) -> int:
+        return int(round(self.task.T_settle / self.integrator.dt))

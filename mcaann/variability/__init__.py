@@ -1,0 +1,1 @@
+"""Variability: counter-based randomness, process presets, mismatch, leakage and noise."""

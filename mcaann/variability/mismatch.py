@@ -1,0 +1,118 @@
+"""Sampling of every block parameter of every instance (MODEL.md section 4).
+
+Pelgrom: a parameter's sigma is ``A / sqrt(W L)``. Offsets of a differential pair use
+``sqrt(2) A_VT / sqrt(W L)``; an offset current is that voltage times the block's
+transconductance ``g_m = (g_m/I) * I_ref``; relative gains use
+``sqrt(A_beta^2 + (g_m/I * A_VT)^2) / sqrt(W L)``; capacitors ``A_C / sqrt(C / C_density)``.
+
+The total variance splits into a local part (per block, share ``1 - global_fraction``)
+and a die-to-die part shared by every block of one kind in an instance (share
+``global_fraction``). ``area_scale`` scales the local transistor areas only (die-to-die
+variation does not average out over a device's area); ``scale`` multiplies both parts.
+Leakage conductances are log-normal with median ``G_leak`` (not scaled by ``scale``).
+
+Every draw is a pure function of (seed, parameter name, instance, block index).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcaann.circuit.blocks import (
+    CAP,
+    FIXED,
+    GAIN,
+    LEAK,
+    NEURON_PARAMS,
+    OFFSET_I,
+    OFFSET_V,
+    SYNAPSE_PARAMS,
+    ParamSpec,
+)
+from mcaann.circuit.network import Topology
+from mcaann.variability.process import resolve_process
+from mcaann.variability.rng import STREAM_W_INIT, standard_normals, stream_id, uniforms
+
+GLOBAL_INDEX = 0xFFFFFFFF  # block index of the die-to-die draw within a parameter's stream
+
+
+@dataclass(frozen=True)
+class Sigma:
+    """Standard deviations of one parameter's local and die-to-die parts (SI or relative)."""
+
+    local: float
+    glob: float
+
+
+def _area(study, block: str) -> float:
+    return getattr(study.mismatch, f"area_{block}")
+
+
+def pelgrom_sigma(study, spec: ParamSpec) -> Sigma:
+    """The local and global sigma of a parameter (relative for gains and capacitors)."""
+    mm = study.mismatch
+    if not mm.enabled or spec.kind in (FIXED, LEAK):
+        return Sigma(0.0, 0.0)
+    proc = resolve_process(study)
+    gf = mm.global_fraction
+    if spec.kind == CAP:
+        area_c = study.circuit.C / proc.C_density
+        s = mm.scale * proc.A_C / math.sqrt(area_c)
+        return Sigma(math.sqrt(1 - gf) * s, math.sqrt(gf) * s)
+    area = _area(study, spec.block)
+    if spec.kind == GAIN:
+        a = math.hypot(proc.A_beta, mm.gm_over_I * proc.A_VT)
+    elif spec.kind == OFFSET_V:
+        a = math.sqrt(2.0) * proc.A_VT
+    elif spec.kind == OFFSET_I:
+        a = math.sqrt(2.0) * proc.A_VT * mm.gm_over_I * study.circuit.I_ref
+    else:
+        raise ValueError(spec.kind)
+    local = mm.scale * math.sqrt(1 - gf) * a / math.sqrt(area * mm.area_scale)
+    glob = mm.scale * math.sqrt(gf) * a / math.sqrt(area)
+    return Sigma(local, glob)
+
+
+def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Values of one parameter, shape ``(len(instances), n_blocks)`` [SI]."""
+    nominal = float(spec.nominal(study))
+    n = len(instances)
+    if spec.kind == FIXED:
+        return np.full((n, n_blocks), nominal)
+    seed = study.monte_carlo.seed
+    stream = stream_id(spec.name)
+    if spec.kind == LEAK:
+        if nominal == 0.0:
+            return np.zeros((n, n_blocks))
+        z = standard_normals(seed, stream, instances, np.arange(n_blocks))
+        return nominal * np.exp(study.leakage.sigma_ln * z)
+    sig = pelgrom_sigma(study, spec)
+    if sig.local == 0.0 and sig.glob == 0.0:
+        return np.full((n, n_blocks), nominal)
+    z_loc = standard_normals(seed, stream, instances, np.arange(n_blocks))
+    z_glob = standard_normals(seed, stream, instances, [GLOBAL_INDEX])
+    dev = sig.local * z_loc + sig.glob * z_glob
+    if spec.kind in (GAIN, CAP):
+        return nominal * (1.0 + dev)
+    return nominal + dev
+
+
+def sample_instances(study, topo: Topology, instances: np.ndarray) -> dict[str, np.ndarray]:
+    """Every sampled parameter and the initial weights of the given instances.
+
+    Returns ``{name: array}`` with synapse parameters and ``w_init`` over
+    ``(instance, weight)`` and neuron parameters over ``(instance, neuron)``.
+    """
+    instances = np.asarray(instances, dtype=np.int64)
+    out: dict[str, np.ndarray] = {}
+    for spec in SYNAPSE_PARAMS:
+        out[spec.name] = sample_parameter(study, spec, instances, topo.n_weights)
+    for spec in NEURON_PARAMS:
+        out[spec.name] = sample_parameter(study, spec, instances, topo.n_neurons)
+    r = study.monte_carlo.w_init_range
+    u = uniforms(study.monte_carlo.seed, STREAM_W_INIT, instances, np.arange(topo.n_weights))
+    out["w_init"] = (2.0 * u - 1.0) * r
+    return out
