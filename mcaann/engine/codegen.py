@@ -117,7 +117,7 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
     wo, no = _offsets(spec.layers)
     q, p = NEU_INDEX, SYN_INDEX
     acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True, inline='always')")
+    src("@njit(cache=True)")
     src(f"def drift(wsrc, kout, vt, P, Q, tgt, {acts}, acc, dd, delta, v_rest, i_leak0, B):")
     with src.indent():
         src("if vt != ZERO:")

@@ -149,14 +149,12 @@ def _floatify(node: Any, key: str = "") -> Any:
     if isinstance(node, dict):
         return {k: _floatify(v, k) for k, v in node.items() if v is not None}
     if isinstance(node, list):
-        return [_floatify(v) for v in node]
+        return [_floatify(v, key) for v in node]
     if isinstance(node, bool) or isinstance(node, str):
         return node
-    if isinstance(node, int) and key in {"epochs", "instances", "seed"}:
+    if isinstance(node, int) and key in {"epochs", "instances", "seed", "layers"}:
         return node
-    if isinstance(node, int | float) and not isinstance(node, bool):
-        if key == "layers":
-            return node
+    if isinstance(node, int | float):
         return float(node)
     return node
 

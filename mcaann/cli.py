@@ -1,0 +1,197 @@
+"""The ``mcaann`` command line: parses, calls the library, prints. No physics here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mcaann.study.load import StudyError
+from mcaann.units import parse_cli_value
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Monte Carlo simulation of self-training analogue neural-network circuits.")
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def _split_values(text: str) -> list[str]:
+    """Split ``v1,v2,...`` on commas outside brackets."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return [v for v in (s.strip() for s in out) if v]
+
+
+def parse_assignments(sets: list[str] | None, sweeps: list[str] | None) -> tuple[dict, dict]:
+    """``--set k=v`` and ``--sweep k=v1,v2`` into dicts; StudyError on malformed ones."""
+    ov, sw = {}, {}
+    for s in sets or []:
+        key, eq, val = s.partition("=")
+        if not eq or not key.strip():
+            raise StudyError(f"--set {s!r}: expected key.path=value")
+        ov[key.strip()] = parse_cli_value(val)
+    for s in sweeps or []:
+        key, eq, val = s.partition("=")
+        if not eq or not key.strip():
+            raise StudyError(f"--sweep {s!r}: expected key.path=v1,v2,...")
+        values = [parse_cli_value(v) for v in _split_values(val)]
+        if not values:
+            raise StudyError(f"--sweep {key.strip()}: no values")
+        sw[key.strip()] = values
+    return ov, sw
+
+
+StudyArg = Annotated[str | None, typer.Argument(help="TOML file or built-in study name (default: xor)")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a study field: key.path=value")]
+SweepOpt = Annotated[list[str] | None, typer.Option("--sweep", help="sweep a field: key.path=v1,v2,...")]
+
+
+def _load(study, sets, sweeps, instances=None, seed=None):
+    from mcaann.study.load import load_study
+
+    ov, sw = parse_assignments(sets, sweeps)
+    if instances is not None:
+        ov["monte_carlo.instances"] = instances
+    if seed is not None:
+        ov["monte_carlo.seed"] = seed
+    return load_study(study, ov, sw)
+
+
+@app.command()
+def run(
+    study: StudyArg = None,
+    out: Annotated[Path | None, typer.Option(help="result file (default results/<study>.nc)")] = None,
+    instances: Annotated[int | None, typer.Option(help="number of instances (chips)")] = None,
+    seed: Annotated[int | None, typer.Option(help="study seed")] = None,
+    set_: SetOpt = None,
+    sweep: SweepOpt = None,
+    threads: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
+) -> None:
+    """Run a study and write its result dataset (netCDF)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from mcaann.io.netcdf import write_result
+    from mcaann.report.summary import summary_table
+    from mcaann.runner import run_study
+
+    try:
+        st = _load(study, set_, sweep, instances, seed)
+        from mcaann.engine.driver import study_task
+        from mcaann.runner import plan_tasks
+
+        plan_tasks(st)
+        study_task(st)
+    except StudyError as exc:
+        _fail(str(exc))
+    if threads is not None and threads < 1:
+        _fail("--threads: must be at least 1")
+    path = out or Path("results") / f"{st.name}.nc"
+    show = not quiet and sys.stdout.isatty()
+    try:
+        if show:
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("instances"), TimeRemainingColumn(), console=console) as bar:
+                tid = bar.add_task(st.name, total=None)
+
+                def progress(done, total):
+                    bar.update(tid, completed=done, total=total)
+
+                ds = run_study(st, threads=threads, progress=progress)
+        else:
+            ds = run_study(st, threads=threads)
+        write_result(ds, path)
+    except StudyError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print("interrupted: no result written")
+        raise typer.Exit(130) from None
+    if not quiet:
+        console.print(summary_table(ds))
+        console.print(f"written: {path}")
+
+
+@app.command()
+def studies() -> None:
+    """List the built-in studies."""
+    from rich.table import Table
+
+    from mcaann.study.load import builtin_studies, load_study
+
+    t = Table("name", "layers", "dataset", "description")
+    for name in builtin_studies():
+        st = load_study(name)
+        t.add_row(name, str(st.network.layers), st.task.dataset, st.description)
+    console.print(t)
+
+
+@app.command()
+def show(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) -> None:
+    """Print the fully resolved study (every default filled in) as TOML."""
+    from mcaann.study.load import study_to_toml
+
+    try:
+        st = _load(study, set_, sweep)
+    except StudyError as exc:
+        _fail(str(exc))
+    print(study_to_toml(st), end="")
+
+
+@app.command()
+def validate(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) -> None:
+    """Check a study (fields, dataset, sweep) and exit: 0 valid, 2 invalid."""
+    from mcaann.engine.driver import study_task
+    from mcaann.runner import plan_tasks
+
+    try:
+        st = _load(study, set_, sweep)
+        plan_tasks(st)
+        study_task(st)
+    except StudyError as exc:
+        _fail(str(exc))
+    console.print(f"{st.name}: valid")
+
+
+@app.command()
+def report(
+    result: Annotated[Path, typer.Argument(help="result file (.nc)")],
+    plots: Annotated[Path | None, typer.Option(help="folder for PNG figures")] = None,
+) -> None:
+    """Summary tables (and, with --plots, figures) of a result file."""
+    from mcaann.io.netcdf import open_result
+    from mcaann.report.summary import summary_table
+
+    if not result.is_file():
+        _fail(f"{result}: no such file")
+    try:
+        ds = open_result(result)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+        _fail(f"{result}: not a result file ({exc.__class__.__name__})")
+    console.print(summary_table(ds))
+    if plots is not None:
+        from mcaann.report.figures import write_figures
+
+        for p in write_figures(ds, plots):
+            console.print(f"figure: {p}")
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,143 @@
+"""The result dataset of INTERFACE.md, assembled from per-instance results.
+
+Dimensions: one per sweep key (``mismatch.scale`` -> ``mismatch__scale``), then
+``instance``, ``epoch``, ``weight`` (coordinates ``layer``, ``post``, ``pre``), ``neuron``
+(``neuron_layer``, ``neuron_index``), ``row``, ``input``, ``output``, ``hold_time``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+import xarray as xr
+
+from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
+from mcaann.circuit.network import Topology
+from mcaann.stats.convergence import converged_mask, convergence_epochs
+from mcaann.stats.yield_ import wilson_interval
+
+
+def sweep_dim(key: str) -> str:
+    """Dimension name of a sweep key: dots become double underscores."""
+    return key.replace(".", "__")
+
+
+def _attrs(units: str, long_name: str, **extra) -> dict:
+    return {"units": units, "long_name": long_name, **extra}
+
+
+def per_instance_variables(study, task, mse, acc, w_init, w_final, diverged, diverged_step,
+                           params, retention_mse=None, retention_accuracy=None) -> dict:
+    """Variables over (instance, ...) for one sweep point, as {name: (dims, data, attrs)}."""
+    y = study.yield_
+    acc_thr = y.accuracy_threshold if task.is_classification else None
+    ok = converged_mask(mse, acc, y.mse_threshold, acc_thr) & ~diverged[:, None]
+    e_conv = convergence_epochs(ok)
+    dt = study.integrator.dt
+    out = {
+        "mse": (("instance", "epoch"), mse, _attrs("V2", "evaluation mean squared error after each epoch")),
+        "accuracy_curve": (("instance", "epoch"), acc,
+                           _attrs("1", "evaluation accuracy after each epoch (NaN: regression)")),
+        "final_mse": (("instance",), mse[:, -1], _attrs("V2", "evaluation MSE after the last epoch")),
+        "accuracy": (("instance",), acc[:, -1], _attrs("1", "accuracy after the last epoch (NaN: regression)")),
+        "converged": (("instance",), ok[:, -1], _attrs("1", "converged at the final epoch")),
+        "epochs_to_converge": (("instance",), e_conv,
+                               _attrs("1", "first epoch from which the yield criterion holds to the end")),
+        "diverged": (("instance",), diverged, _attrs("1", "a weight became non-finite; instance frozen")),
+        "diverged_time": (("instance",), np.where(diverged_step >= 0, diverged_step * dt, np.nan),
+                          _attrs("s", "circuit time at which the instance diverged")),
+        "w_init": (("instance", "weight"), w_init, _attrs("V", "weight voltage before training")),
+        "w_final": (("instance", "weight"), w_final, _attrs("V", "weight voltage after training")),
+    }
+    for spec in SYNAPSE_PARAMS:
+        out[spec.name] = (("instance", "weight"), params[spec.name],
+                          _attrs(spec.units, spec.long_name, role="sampled_parameter", block=spec.block,
+                                 nominal=float(spec.nominal(study))))
+    for spec in NEURON_PARAMS:
+        out[spec.name] = (("instance", "neuron"), params[spec.name],
+                          _attrs(spec.units, spec.long_name, role="sampled_parameter", block=spec.block,
+                                 nominal=float(spec.nominal(study))))
+    if retention_mse is not None:
+        out["retention_mse"] = (("instance", "hold_time"), retention_mse,
+                                _attrs("V2", "evaluation MSE after holding the trained weights"))
+        out["retention_accuracy"] = (("instance", "hold_time"), retention_accuracy,
+                                     _attrs("1", "accuracy after holding the trained weights"))
+    return out
+
+
+def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra_attrs: dict) -> xr.Dataset:
+    """Stack per-point variables over the sweep grid and add yield, coordinates, attributes.
+
+    ``points`` are the sweep assignments in grid order (first key slowest) and
+    ``point_vars`` the matching outputs of :func:`per_instance_variables`.
+    """
+    from mcaann import __version__
+    from mcaann.study.load import study_to_toml
+
+    keys = list(study.sweep)
+    shape = tuple(len(study.sweep[k]) for k in keys)
+    sdims = tuple(sweep_dim(k) for k in keys)
+    data_vars = {}
+    for name, (dims, _, attrs) in point_vars[0].items():
+        stacked = np.stack([pv[name][1] for pv in point_vars])
+        stacked = stacked.reshape(shape + stacked.shape[1:])
+        data_vars[name] = (sdims + dims, stacked, attrs)
+    topo = Topology(tuple(study.network.layers))
+    wc = topo.weight_coords()
+    nc = topo.neuron_coords()
+    n_inst = point_vars[0]["mse"][1].shape[0]
+    coords = {
+        "instance": ("instance", np.arange(n_inst), _attrs("1", "Monte Carlo instance (simulated chip)")),
+        "epoch": ("epoch", np.arange(study.task.epochs + 1), _attrs("1", "epoch (0: before training)")),
+        "weight": ("weight", np.arange(topo.n_weights), _attrs("1", "weight (flat index)")),
+        "layer": ("weight", wc["layer"], _attrs("1", "weight layer (1 = first layer of weights)")),
+        "post": ("weight", wc["post"], _attrs("1", "post-synaptic neuron (0-based)")),
+        "pre": ("weight", wc["pre"], _attrs("1", "pre-synaptic input (0 = bias)")),
+        "neuron": ("neuron", np.arange(topo.n_neurons), _attrs("1", "neuron (flat index)")),
+        "neuron_layer": ("neuron", nc["neuron_layer"], _attrs("1", "layer of the neuron (1 = first hidden)")),
+        "neuron_index": ("neuron", nc["neuron_index"], _attrs("1", "index of the neuron in its layer")),
+        "row": ("row", np.arange(task.n_rows), _attrs("1", "dataset row")),
+        "input": ("input", np.arange(task.x.shape[1]), _attrs("1", "network input")),
+        "output": ("output", np.arange(task.t.shape[1]), _attrs("1", "network output")),
+    }
+    if study.retention.hold_times:
+        coords["hold_time"] = ("hold_time", np.asarray(study.retention.hold_times, float),
+                               _attrs("s", "retention hold time after training"))
+    for k, d in zip(keys, sdims, strict=True):
+        vals = study.sweep[k]
+        arr = np.asarray(vals, dtype=float) if all(isinstance(v, int | float) for v in vals) else np.asarray(
+            [str(v) for v in vals])
+        coords[d] = (d, arr, {"long_name": f"sweep of {k}", "units": ""})
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds["task_x"] = (("row", "input"), task.x, _attrs("V", "dataset inputs"))
+    ds["task_t"] = (("row", "output"), task.t, _attrs("V", "dataset targets"))
+    add_yield(ds)
+    ds.attrs.update(
+        mcaann_version=__version__,
+        study=study_to_toml(study),
+        study_name=study.name,
+        seed=int(study.monte_carlo.seed),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        integrator=study.integrator.method,
+        dt=float(study.integrator.dt),
+        dtype=study.integrator.dtype,
+        T_row=float(study.task.T_row),
+        mse_threshold=float(study.yield_.mse_threshold),
+        Conventions="CF-1.10",
+    )
+    ds.attrs.update(extra_attrs)
+    return ds
+
+
+def add_yield(ds: xr.Dataset) -> xr.Dataset:
+    """(Re)compute ``yield``, ``yield_lo``, ``yield_hi`` from ``converged`` over instances."""
+    conv = ds["converged"]
+    k = conv.sum("instance")
+    n = conv.sizes["instance"]
+    p, lo, hi = wilson_interval(k.values, n)
+    dims = k.dims
+    ds["yield"] = (dims, np.asarray(p), _attrs("1", "fraction of instances converged"))
+    ds["yield_lo"] = (dims, np.asarray(lo), _attrs("1", "yield, lower end of the 95% Wilson interval"))
+    ds["yield_hi"] = (dims, np.asarray(hi), _attrs("1", "yield, upper end of the 95% Wilson interval"))
+    return ds

@@ -1,0 +1,5 @@
+"""Reports made from a result dataset alone: summary tables and figures."""
+
+from mcaann.report.summary import summary_table
+
+__all__ = ["summary_table"]

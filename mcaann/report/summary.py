@@ -1,0 +1,71 @@
+"""The one-screen summary of a result: yield with its interval, convergence quantiles, speed."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from rich.table import Table
+
+
+def _q(values: np.ndarray, q: float) -> float:
+    v = values[np.isfinite(values)]
+    return float(np.quantile(v, q)) if v.size else float("nan")
+
+
+def _fmt(v: float, spec: str = ".3g") -> str:
+    return "-" if not np.isfinite(v) else format(v, spec)
+
+
+def sweep_dims(ds: xr.Dataset) -> list[str]:
+    """The sweep dimensions of a result (those of ``yield``)."""
+    return list(ds["yield"].dims)
+
+
+def summary_rows(ds: xr.Dataset) -> list[dict]:
+    """Per sweep point: yield and interval, convergence epochs (p10/p50/p90), MSE, diverged."""
+    dims = sweep_dims(ds)
+    stacked = ds.stack(point=dims) if dims else ds.expand_dims(point=[0])
+    rows = []
+    for p in range(stacked.sizes["point"]):
+        sub = stacked.isel(point=p)
+        ep = sub["epochs_to_converge"].values
+        conv = ep[np.isfinite(ep)]
+        row = {d: sub[d].values.item() for d in dims}
+        row.update(
+            instances=int(sub.sizes["instance"]),
+            converged=int(sub["converged"].sum()),
+            yield_=float(sub["yield"]), yield_lo=float(sub["yield_lo"]), yield_hi=float(sub["yield_hi"]),
+            ep10=_q(conv, 0.1), ep50=_q(conv, 0.5), ep90=_q(conv, 0.9),
+            mse50=_q(sub["final_mse"].values, 0.5), mse90=_q(sub["final_mse"].values, 0.9),
+            diverged=int(sub["diverged"].sum()),
+        )
+        rows.append(row)
+    return rows
+
+
+def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
+    """A rich table of :func:`summary_rows`."""
+    dims = sweep_dims(ds)
+    t = Table(title=title or f"mcaann: {ds.attrs.get('study_name', '')}", title_justify="left")
+    for d in dims:
+        t.add_column(d.replace("__", "."), justify="right")
+    for col in ("converged", "yield [95% CI]", "epochs to converge p10/p50/p90", "final MSE p50/p90 [V²]",
+                "diverged"):
+        t.add_column(col, justify="right")
+    for r in summary_rows(ds):
+        cells = [str(r[d]) for d in dims]
+        cells += [
+            f"{r['converged']}/{r['instances']}",
+            f"{100 * r['yield_']:.1f}% [{100 * r['yield_lo']:.1f}, {100 * r['yield_hi']:.1f}]",
+            f"{_fmt(r['ep10'], '.0f')} / {_fmt(r['ep50'], '.0f')} / {_fmt(r['ep90'], '.0f')}",
+            f"{_fmt(r['mse50'])} / {_fmt(r['mse90'])}",
+            str(r["diverged"]),
+        ]
+        t.add_row(*cells)
+    a = ds.attrs
+    caption = [f"{a.get('integrator', '?')}, dt = {a.get('dt', float('nan')):.3g} s, {a.get('dtype', '')}",
+               f"yield: final MSE <= {a.get('mse_threshold', float('nan')):.3g} V²"]
+    if "wall_time" in a:
+        caption.append(f"wall {a['wall_time']:.1f} s, {a['instance_steps_per_second']:.3g} instance-steps/s")
+    t.caption = "; ".join(caption)
+    return t

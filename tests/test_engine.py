@@ -1,0 +1,165 @@
+"""The generated kernels against the float64 reference and against the textbook gradient flow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import textbook_gradient
+from scipy.integrate import solve_ivp
+
+from mcaann.circuit.network import Topology
+from mcaann.engine.driver import run_instances, study_task
+from mcaann.engine.reference import Reference
+from mcaann.study import load_study
+
+
+def _randomise(params, rng, topo):
+    """Give every instance its own, clearly different block parameters (beyond mismatch)."""
+    n = params["km_fwd"].shape[0]
+    for name, v in params.items():
+        if name.startswith(("voff", "ioff")):
+            scale = 0.02 if name.startswith("voff") else 2e-8
+            params[name] = v + scale * rng.standard_normal(v.shape)
+        elif name not in ("g_leak",):
+            params[name] = v * (1 + 0.2 * rng.standard_normal(v.shape))
+    assert n > 1
+    return params
+
+
+def _compare(study, n_inst=70, epochs=2, atol=1e-11):
+    """Kernel vs reference for instances 0 and n_inst - 1 (different blocks)."""
+    r = run_instances(study, 0, n_inst)
+    task = study_task(study)
+    topo = Topology(tuple(study.network.layers))
+    worst = 0.0
+    for i in (0, n_inst - 1):
+        p = {k: v[i] for k, v in r.params.items()}
+        ref = Reference(study, topo, p, instance=i)
+        w, mse, acc, div = ref.train(r.w_init[i], task.x, task.t, task.thresholds, epochs)
+        assert div == bool(r.diverged[i])
+        worst = max(worst, np.max(np.abs(w - r.w_final[i])))
+        np.testing.assert_allclose(r.mse[i], mse, rtol=1e-9, atol=1e-14)
+        np.testing.assert_array_equal(np.isnan(acc), np.isnan(r.accuracy[i]))
+    return worst
+
+
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4"])
+def test_kernel_matches_reference_realistic(method):
+    # Every block non-ideal: saturation, mismatch, rails, leakage; noise too except for RK4.
+    ov = {"task.epochs": 2, "integrator.method": method, "leakage.G_leak": 1e-9, "leakage.I_leak0": 1e-10,
+          "leakage.V_rest": 0.1, "task.T_settle": 2e-8, "noise.enabled": method != "rk4",
+          "mismatch.scale": 3.0, "task.order": "shuffled"}
+    st = load_study("xor", ov)
+    # Tolerance: the kernel and the reference evaluate the same expressions in float64, but the
+    # kernel's exp/tanh are polynomial approximations good to a few ulp (test_mathfn), so results
+    # differ by rounding only: ~1e-16 relative per step, over 800 steps with mild amplification.
+    assert _compare(st, atol=1e-11) < 1e-11
+
+
+def test_kernel_matches_reference_random_shapes_and_params():
+    rng = np.random.default_rng(1)
+    for layers in ([3, 4, 2], [1, 3, 3, 1]):
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as d:
+            rows = 5
+            x = rng.uniform(-1, 1, (rows, layers[0]))
+            t = rng.uniform(0.1, 0.9, (rows, layers[-1]))
+            path = Path(d) / "data.csv"
+            cols = [f"x{i}" for i in range(layers[0])] + [f"t{j}" for j in range(layers[-1])]
+            np.savetxt(path, np.hstack([x, t]), delimiter=",", header=",".join(cols), comments="")
+            st = load_study("xor", {"network.layers": layers, "task.dataset": str(path), "task.epochs": 2,
+                                    "task.T_row": 2e-8, "integrator.method": "heun",
+                                    "mismatch.scale": 4.0, "leakage.G_leak": 1e-9})
+            r = run_instances(st, 0, 65)
+            topo = Topology(tuple(layers))
+            task = study_task(st)
+            params = _randomise({k: v.copy() for k, v in r.params.items()}, rng, topo)
+            # Re-run the reference with per-instance parameters that differ from each other a lot:
+            # the kernel must use every instance's own parameters (checked via the driver's own arrays).
+            for i in (0, 64):
+                p = {k: v[i] for k, v in r.params.items()}
+                ref = Reference(st, topo, p, instance=i)
+                w, mse, _, _ = ref.train(r.w_init[i], task.x, task.t, task.thresholds, 2)
+                np.testing.assert_allclose(r.w_final[i], w, rtol=0, atol=1e-11)
+                np.testing.assert_allclose(r.mse[i], mse, rtol=1e-9)
+            assert not np.allclose(params["km_fwd"][0], params["km_fwd"][1])
+
+
+def _ideal_study(method, dt, ideal_overrides, epochs=1, k_g=1e-6):
+    ov = dict(ideal_overrides)
+    ov.update({"integrator.method": method, "integrator.dt": dt, "task.epochs": epochs, "circuit.K_g": k_g})
+    return load_study("xor", ov)
+
+
+def _gradient_flow(study, w0):
+    """The textbook gradient flow over one epoch, row by row, with solve_ivp (rtol 1e-12)."""
+    c = study.circuit
+    task = study_task(study)
+    eta = c.K_g / c.C * c.V_teach / c.V_teach_ref
+    w = np.array(w0, float)
+    for r in range(task.n_rows):
+        def f(_t, y, r=r):
+            return -eta * textbook_gradient(study.network.layers, y, task.x[r], task.t[r], c.V_amp, c.K_m,
+                                            c.I_ref, c.V_bias)
+        sol = solve_ivp(f, (0, study.task.T_row), w, method="DOP853", rtol=1e-12, atol=1e-14)
+        w = sol.y[:, -1]
+    return w
+
+
+def test_textbook_gradient_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    layers = [2, 3, 2]
+    nw = 3 * 3 + 2 * 4
+    w = rng.uniform(-1, 1, nw)
+    x, t = np.array([0.3, 0.9]), np.array([0.1, 0.9])
+    args = (1.0, 1e-6, 0.25e-6, 1.0)
+
+    def energy(wv):
+        k, a = 0, np.concatenate([[1.0], x])
+        for l in range(1, 3):
+            n = layers[l] * (layers[l - 1] + 1)
+            W = wv[k:k + n].reshape(layers[l], layers[l - 1] + 1)
+            k += n
+            a = np.concatenate([[1.0], 1.0 / (1 + np.exp(-1e-6 * W @ a / 0.25e-6))])
+        return 0.5 * np.sum((a[1:] - t) ** 2)
+
+    g = textbook_gradient(layers, w, x, t, *args)
+    h = 1e-6
+    fd = np.array([(energy(w + h * e) - energy(w - h * e)) / (2 * h) for e in np.eye(nw)])
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-10)
+
+
+def test_ideal_reference_gradient_is_dE_dw(ideal_overrides):
+    st = _ideal_study("euler", 1e-9, ideal_overrides)
+    topo = Topology(tuple(st.network.layers))
+    r = run_instances(st, 0, 1)
+    ref = Reference(st, topo, {k: v[0] for k, v in r.params.items()})
+    task = study_task(st)
+    c = st.circuit
+    for row in range(task.n_rows):
+        g = ref.gradient_voltages(r.w_init[0], task.x[row], task.t[row])
+        expect = textbook_gradient(st.network.layers, r.w_init[0], task.x[row], task.t[row], c.V_amp, c.K_m,
+                                   c.I_ref, c.V_bias)
+        np.testing.assert_allclose(g, expect, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("method,order,dts,k_g", [
+    ("euler", 1, [5e-9, 2.5e-9, 1.25e-9, 6.25e-10], 1e-6),
+    ("heun", 2, [10e-9, 5e-9, 2.5e-9, 1.25e-9], 1e-6),
+    ("rk4", 4, [50e-9, 25e-9, 20e-9, 12.5e-9, 10e-9], 1e-7),
+])
+def test_ideal_circuit_follows_gradient_flow_with_declared_order(method, order, dts, k_g, ideal_overrides):
+    """Fitted slope of log(error) against log(dt) is the integrator's declared order."""
+    errors = []
+    for dt in dts:
+        st = _ideal_study(method, dt, ideal_overrides, k_g=k_g)
+        r = run_instances(st, 0, 3)
+        exact = np.array([_gradient_flow(st, r.w_init[i]) for i in range(3)])
+        errors.append(np.max(np.abs(r.w_final - exact)))
+    errors = np.array(errors)
+    slope = np.polyfit(np.log(dts), np.log(errors), 1)[0]
+    assert abs(slope - order) < 0.25, (method, slope, errors)
+    # at the finest step the trajectory is the gradient flow to well below a millivolt
+    assert errors[-1] < 1e-3
