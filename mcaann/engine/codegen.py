@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from mcaann.circuit.blocks import NEU_INDEX, SYN_INDEX
 
-CODEGEN_VERSION = "4"
+CODEGEN_VERSION = "5"
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
     wo, no = _offsets(spec.layers)
     q, p = NEU_INDEX, SYN_INDEX
     acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True)")
+    src("@njit(cache=True, error_model='numpy')")
     src(f"def drift(wsrc, kout, vt, P, Q, tgt, {acts}, acc, dd, delta, v_rest, i_leak0, B):")
     with src.indent():
         src("if vt != ZERO:")
@@ -188,7 +188,7 @@ def _evaluate(src: _Src, spec: KernelSpec) -> None:
     L = len(spec.layers) - 1
     n_in, n_out = spec.layers[0], spec.layers[-1]
     acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True)")
+    src("@njit(cache=True, error_model='numpy')")
     src(f"def evaluate(w, P, Q, X, T, thr, is_class, {acts}, acc, se, correct, B):")
     with src.indent():
         src('"""Per-instance MSE [V^2] and accuracy of weights w over all rows."""')
@@ -229,15 +229,19 @@ def _step(src: _Src, spec: KernelSpec) -> None:
     if spec.noise:
         src("lo = step & 0xFFFFFFFF")
         src("hi = step >> 32")
-        src(f"for kp in range({(nw + 1) // 2}):")
+        src("sn = sn_on if vt != ZERO else sn_off")
+        src(f"for kp in range({nw // 2}):")
         with src.indent():
             src("for b in range(B):")
             with src.indent():
                 src("z0, z1 = normal_pair(inst[b], kp, lo, hi, seed, STREAM_NOISE)")
-                src("dW[2 * kp, b] = z0 * (sn_on[2 * kp, b] if vt != ZERO else sn_off[2 * kp, b])")
-                src(f"if 2 * kp + 1 < {nw}:")
-                with src.indent():
-                    src("dW[2 * kp + 1, b] = z1 * (sn_on[2 * kp + 1, b] if vt != ZERO else sn_off[2 * kp + 1, b])")
+                src("dW[2 * kp, b] = z0 * sn[2 * kp, b]")
+                src("dW[2 * kp + 1, b] = z1 * sn[2 * kp + 1, b]")
+        if nw % 2:
+            src("for b in range(B):")
+            with src.indent():
+                src(f"z0, z1 = normal_pair(inst[b], {nw // 2}, lo, hi, seed, STREAM_NOISE)")
+                src(f"dW[{nw - 1}, b] = z0 * sn[{nw - 1}, b]")
     noise = " + dW[k, b]" if spec.noise else ""
     src(f"drift(w, k1, {dargs})")
     if spec.method == "euler":
@@ -309,8 +313,8 @@ def generate(spec: KernelSpec) -> str:
     src("import math")
     src("import numpy as np")
     src("from numba import njit, prange")
-    src("from mcaann.variability.rng import normal_pair, uniform, STREAM_NOISE, STREAM_SHUFFLE")
-    src(f"from mcaann.engine.mathfn import exp_{F} as EXP, tanh_{F} as TANH")
+    src("from mcaann.variability.rng import uniform, STREAM_NOISE, STREAM_SHUFFLE")
+    src(f"from mcaann.engine.mathfn import exp_{F} as EXP, tanh_{F} as TANH, normal_pair_fast as normal_pair")
     src(f"F = np.{F}")
     src("ZERO = F(0.0)")
     src("ONE = F(1.0)")
@@ -323,7 +327,7 @@ def generate(spec: KernelSpec) -> str:
     src("")
     acts_alloc = [f"act{l} = np.empty(({spec.layers[l] + 1}, B), F)" for l in range(L + 1)]
     acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True)")
+    src("@njit(cache=True, error_model='numpy')")
     src("def train_block(w, P, Q, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt, vt_on,")
     src("                v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
     src("                div, div_step):")
@@ -395,7 +399,7 @@ def generate(spec: KernelSpec) -> str:
                 src("mse[ep + 1, b] = se[b]")
                 src("accu[ep + 1, b] = correct[b]")
     src("")
-    src("@njit(cache=True, parallel=True)")
+    src("@njit(cache=True, parallel=True, error_model='numpy')")
     src("def train_blocks(w, P, Q, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt, vt_on,")
     src("                 v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
     src("                 div, div_step):")
@@ -407,7 +411,7 @@ def generate(spec: KernelSpec) -> str:
             src("            settle, dt, vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on[blk],")
             src("            sn_off[blk], seed, inst[blk], mse[blk], accu[blk], div[blk], div_step[blk])")
     src("")
-    src("@njit(cache=True, parallel=True)")
+    src("@njit(cache=True, parallel=True, error_model='numpy')")
     src("def evaluate_blocks(w, P, Q, X, T, thr, is_class, v_bias, mse, accu):")
     with src.indent():
         src('"""Static evaluation of every block (retention phase)."""')

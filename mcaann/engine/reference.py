@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from mcaann.circuit.network import Topology
+from mcaann.solvers import SOLVERS
 from mcaann.variability.rng import STREAM_NOISE, STREAM_SHUFFLE, normal_pair, uniform
 
 K_BOLTZMANN = 1.380649e-23  # J/K
@@ -157,22 +158,8 @@ class Reference:
 
     def step(self, w, x, t, vt_rel, step: int):
         """One integrator step; returns the new weights before rail clipping."""
-        dt, f = self.dt, self.drift
-        dW = self.noise_step(step, vt_rel)
-        if self.method == "euler":
-            return w + dt * f(w, x, t, vt_rel) + dW
-        if self.method == "heun":
-            k1 = f(w, x, t, vt_rel)
-            wp = w + dt * k1 + dW
-            k2 = f(wp, x, t, vt_rel)
-            return w + 0.5 * dt * (k1 + k2) + dW
-        if self.method == "rk4":
-            k1 = f(w, x, t, vt_rel)
-            k2 = f(w + 0.5 * dt * k1, x, t, vt_rel)
-            k3 = f(w + 0.5 * dt * k2, x, t, vt_rel)
-            k4 = f(w + dt * k3, x, t, vt_rel)
-            return w + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
-        raise ValueError(self.method)
+        dW = self.noise_step(step, vt_rel) if self.noise else None
+        return SOLVERS[self.method].step(lambda v: self.drift(v, x, t, vt_rel), w, self.dt, dW)
 
     # -- protocol ------------------------------------------------------------------
     def evaluate(self, w, X, T, thresholds):

@@ -225,9 +225,11 @@ class Study(_Section):
             n = value / dt
             if abs(n - round(n)) > 1e-6 * max(1.0, n):
                 raise ValueError(f"{key}: must be a whole multiple of integrator.dt ({value:g} / {dt:g} = {n:g})")
-        if self.integrator.method == "rk4" and self.noise.enabled:
+        from mcaann.solvers import SOLVERS
+
+        if self.noise.enabled and not SOLVERS[self.integrator.method].supports_noise:
             raise ValueError(
-                "integrator.method: rk4 is for deterministic runs; noise is on (use euler or heun, "
+                f"integrator.method: {self.integrator.method} is for deterministic runs; noise is on (use euler or heun, "
                 "or set noise.enabled = false)"
             )
         if not math.isfinite(self.circuit.C):

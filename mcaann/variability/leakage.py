@@ -24,8 +24,7 @@ def nominal_g_leak(study) -> float:
 
 def leak_solution(t, w0, g_leak, c, v_rest=0.0, i_leak0=0.0):
     """Closed form of ``C dw/dt = -(G (w - V_rest) + I_leak0)`` [V] at times ``t`` [s]."""
-    t = np.asarray(t, dtype=float)
-    if g_leak == 0:
-        return w0 - i_leak0 / c * t
-    w_inf = v_rest - i_leak0 / g_leak
-    return w_inf + (w0 - w_inf) * np.exp(-t * g_leak / c)
+    t, g = np.asarray(t, dtype=float), np.asarray(g_leak, dtype=float)
+    safe_g = np.where(g > 0, g, 1.0)
+    w_inf = v_rest - i_leak0 / safe_g
+    return np.where(g > 0, w_inf + (w0 - w_inf) * np.exp(-t * g / c), w0 - i_leak0 / c * t)

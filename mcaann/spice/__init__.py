@@ -1,0 +1,1 @@
+"""Export of one simulated chip as an ngspice netlist, and a check against ngspice."""

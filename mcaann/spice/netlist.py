@@ -1,0 +1,285 @@
+"""Export one Monte Carlo instance as a plain ngspice netlist (block level, behavioural).
+
+The netlist is the engine's model (``engine/reference.py``, MODEL.md sections 1-3) written
+with SPICE elements, using the instance's own sampled block parameters:
+
+- every multiplier is a current-output B-source ``I = K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I)``
+  (linear where ``K_I = inf``); the forward multipliers of a neuron inject into a virtual-ground
+  node held at 0 V by a 0 V source, whose branch current is the summed input current ``I_j``
+  (Kirchhoff does the sum); the backward multipliers into a neuron of the previous layer do the same;
+- activation, derivative, errors, deltas and gradient voltages are voltage B-sources;
+- every weight is a capacitor from ``w_<layer>_<post>_<pre>`` to ground with ``.ic`` = ``w_init``,
+  charged by a current B-source ``-I_max tanh(K_g (V_teach / V_teach_ref) g / I_max)``
+  (linear where ``I_max = inf``), discharged by a resistor ``1 / G_leak`` to a ``V_rest`` source
+  and a constant current source ``I_leak0`` (each left out where zero);
+- rails: the engine clips ``w`` to ``[V_lo, V_hi]`` after every step, i.e. it integrates the
+  projected ODE (the weight stops at the rail while the drive pushes outward and leaves it as
+  soon as the drive turns). The netlist models this with a stiff clamp current
+  ``-G_clamp (uramp(w - V_hi) - uramp(V_lo - w))`` (``G_clamp = 1 S``): exactly zero between the
+  rails, so that rails far away change nothing; at a rail the weight overshoots by
+  ``I_net / G_clamp`` (0.1 uV at 100 nA) with a time constant ``C / G_clamp`` (0.1 ps);
+- rows: PWL sources ``x_<i>``, ``t_<j>`` (one per input and target column) and ``vteach``
+  (0 V during ``[0, T_settle)`` of every row, ``V_teach`` after), with 1 ps transitions centred
+  on the engine's switching instants (the engine switches between steps; a centred ramp has the
+  same area as the step, and its corners are ngspice breakpoints).
+
+Left out: thermal noise (a transient SPICE run is deterministic) and the static evaluation
+between epochs (it does not change the weights).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mcaann.circuit.network import Topology
+
+#: Conductance of the rail clamp [S] (see the module docstring).
+G_CLAMP = 1.0
+#: Duration of a PWL transition [s] (capped at 1e-3 of the shortest interval it sits in).
+T_EDGE = 1e-12
+
+
+class SpiceExportError(ValueError):
+    """A study that cannot be exported; ``str()`` names the field and the reason."""
+
+
+def _n(v: float) -> str:
+    """A float as an exact SPICE number (17 significant digits), parenthesised when negative."""
+    s = repr(float(v))
+    if not math.isfinite(v):
+        raise SpiceExportError(f"non-finite value {s} in an expression")
+    return f"({s})" if v < 0 else s
+
+
+def _r(v: float) -> str:
+    """A float as an exact SPICE number, no parentheses (element values, PWL points)."""
+    return repr(float(v))
+
+
+def _plus(expr: str, off: float) -> str:
+    """``expr + off`` with a zero offset left out."""
+    return expr if off == 0.0 else f"{expr}+{_n(off)}"
+
+
+def _mult(a: str, b: str, km: float, voa: float, vob: float, ki: float) -> str:
+    """Multiplier current [A]: ``K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I)``."""
+    p = f"{_n(km)}*({_plus(a, voa)})*({_plus(b, vob)})"
+    return p if math.isinf(ki) else f"{_n(ki)}*tanh({p}/{_n(ki)})"
+
+
+def _sigmoid(i_expr: str, ioff: float, iref: float) -> str:
+    """``1 / (1 + exp(-(I - I_off) / I_ref))`` (dimensionless)."""
+    return f"1/(1+exp(-({_plus(i_expr, -ioff)})/{_n(iref)}))"
+
+
+def _w(l: int, j: int, i: int) -> str:
+    return f"w_{l}_{j}_{i}"
+
+
+def _pre(l: int, i: int) -> str:
+    """Voltage expression of pre-synaptic input ``i`` (0: bias) of weight layer ``l``."""
+    if i == 0:
+        return "V(bias)"
+    return f"V(x_{i - 1})" if l == 1 else f"V(y_{l - 1}_{i - 1})"
+
+
+def _pwl(name: str, node: str, times: list[float], values: list[float]) -> list[str]:
+    """A PWL voltage source, or a DC one when constant; 4 points per continuation line."""
+    if all(v == values[0] for v in values):
+        return [f"{name} {node} 0 DC {_r(values[0])}"]
+    pts = [f"{_r(t)} {_r(v)}" for t, v in zip(times, values, strict=True)]
+    lines = [f"{name} {node} 0 PWL("]
+    for k in range(0, len(pts), 4):
+        lines.append("+ " + " ".join(pts[k:k + 4]))
+    lines[-1] += ")"
+    return lines
+
+
+def _step_wave(t_switch: list[float], levels: list[float], edge: float) -> tuple[list[float], list[float]]:
+    """PWL points of a piecewise-constant wave: ``levels[k]`` from ``t_switch[k]`` to ``t_switch[k+1]``.
+
+    Every change of level is a ramp of duration ``edge`` centred on the switching time; no
+    points where the level does not change (``t_switch[0]`` is 0).
+    """
+    times, vals = [0.0], [float(levels[0])]
+    for ts, old, new in zip(t_switch[1:], levels[:-1], levels[1:], strict=True):
+        if new != old:
+            times += [ts - 0.5 * edge, ts + 0.5 * edge]
+            vals += [float(old), float(new)]
+    return times, vals
+
+
+def row_order(study, params: dict[str, np.ndarray], instance: int, epochs: int, n_rows: int) -> list[int]:
+    """Rows in presentation order over ``epochs`` (fixed, or the instance's own shuffles)."""
+    from mcaann.engine.reference import Reference
+
+    ref = Reference(study, Topology(tuple(study.network.layers)), params, instance)
+    out: list[int] = []
+    for ep in range(epochs):
+        out += ref.order(ep, n_rows)
+    return out
+
+
+def instance_parameters(study, instance: int) -> dict[str, np.ndarray]:
+    """Sampled block parameters and ``w_init`` of one instance, 1-D per name (no training)."""
+    from mcaann.variability.mismatch import sample_instances
+
+    topo = Topology(tuple(study.network.layers))
+    p = sample_instances(study, topo, np.array([instance], dtype=np.int64))
+    return {k: np.asarray(v[0], dtype=np.float64) for k, v in p.items()}
+
+
+def netlist(study, instance: int, epochs: int | None = None) -> str:
+    """The ngspice netlist of ``instance`` (0-based) training for ``epochs`` (default: the study's).
+
+    ``study`` is one point (no ``[sweep]`` table). Raises ``SpiceExportError`` for a study that
+    cannot be exported (a sweep table, a negative instance).
+    """
+    from mcaann import __version__
+    from mcaann.engine.driver import study_task
+
+    if study.sweep:
+        raise SpiceExportError("sweep: export one sweep point (Study.at(point)), not a whole sweep")
+    if instance < 0:
+        raise SpiceExportError(f"instance: must be >= 0 (got {instance})")
+    epochs = study.task.epochs if epochs is None else int(epochs)
+    if epochs < 1:
+        raise SpiceExportError(f"epochs: must be >= 1 (got {epochs})")
+    task = study_task(study)
+    topo = Topology(tuple(study.network.layers))
+    p = instance_parameters(study, instance)
+    c, lk, tk = study.circuit, study.leakage, study.task
+    L = topo.n_layers
+    i_leak0 = lk.I_leak0 if lk.enabled else 0.0
+    t_row, t_settle, dt = tk.T_row, tk.T_settle, study.integrator.dt
+    n_rows = task.n_rows
+    order = row_order(study, p, instance, epochs, n_rows)
+    t_stop = len(order) * t_row
+    edge = min(T_EDGE, 1e-3 * t_row, 1e-3 * t_settle if t_settle > 0 else math.inf,
+               1e-3 * (t_row - t_settle))
+    coords = ", ".join(str(v) for v in topo.layers)
+
+    out: list[str] = [
+        f"* mcaann {__version__} ngspice netlist: study '{study.name}', instance {instance}, "
+        f"seed {study.monte_carlo.seed}, layers [{coords}], {epochs} epochs ({tk.order} order)",
+        "* Block-level, behavioural model of one simulated chip (MODEL.md sections 1-3), with this",
+        "* instance's sampled block parameters. Units SI. Thermal noise is NOT modelled (deterministic",
+        "* transient); the engine's static evaluation between epochs is not part of the netlist.",
+        "* Nodes: w_<layer>_<post>_<pre> weight (layer 1-based, post 0-based, pre 0 = bias),",
+        "*   x_<i> input column i, t_<j> target column j, bias, vteach, vrest,",
+        "*   y_<l>_<j> activation, d_<l>_<j> derivative, e_<l>_<j> error, delta_<l>_<j> local gradient,",
+        "*   g_<l>_<j>_<i> gradient voltage R_e*M_upd, sf_<l>_<j> / sb_<l>_<j> virtual grounds whose",
+        "*   0 V sources Vsf_<l>_<j> / Vsb_<l>_<j> carry the summed forward / backward multiplier currents.",
+        f"* Rails [{c.V_lo!r}, {c.V_hi!r}] V: clamp current -G_clamp*(uramp(w-V_hi)-uramp(V_lo-w)), "
+        f"G_clamp = {G_CLAMP!r} S,",
+        "*   zero between the rails (the engine clips w to the rails after every step).",
+        f"* Rows: T_row = {t_row!r} s, T_settle = {t_settle!r} s, PWL edges {edge!r} s centred on the switching times.",
+        "",
+        "* --- sources: bias, rest voltage, teaching gate, inputs, targets",
+        f"Vbias bias 0 DC {c.V_bias!r}",
+    ]
+    leaky = bool(np.any(p["g_leak"] > 0))
+    if leaky:
+        out.append(f"Vrest vrest 0 DC {lk.V_rest!r}")
+
+    starts = [k * t_row for k in range(len(order))]
+    if t_settle > 0 and c.V_teach != 0:
+        times, vals = [], []
+        for k, ts in enumerate(starts):
+            on = ts + t_settle
+            if k == 0:
+                times += [0.0]
+                vals += [0.0]
+            else:
+                times += [ts - 0.5 * edge, ts + 0.5 * edge]
+                vals += [c.V_teach, 0.0]
+            times += [on - 0.5 * edge, on + 0.5 * edge]
+            vals += [0.0, c.V_teach]
+        out += _pwl("Vteach", "vteach", times, vals)
+    else:
+        out.append(f"Vteach vteach 0 DC {c.V_teach!r}")
+    for i in range(topo.n_in):
+        out += _pwl(f"Vx_{i}", f"x_{i}", *_step_wave(starts, [task.x[r, i] for r in order], edge))
+    for j in range(topo.n_out):
+        out += _pwl(f"Vt_{j}", f"t_{j}", *_step_wave(starts, [task.t[r, j] for r in order], edge))
+
+    # forward path
+    for l in range(1, L + 1):
+        out += ["", f"* --- layer {l}: forward multipliers, activation, derivative"]
+        for j in range(topo.layers[l]):
+            n = topo.neuron_index(l, j)
+            out.append(f"Vsf_{l}_{j} sf_{l}_{j} 0 DC 0")
+            for i in range(topo.layers[l - 1] + 1):
+                k = topo.weight_index(l, j, i)
+                m = _mult(_pre(l, i), f"V({_w(l, j, i)})", p["km_fwd"][k], p["voffa_fwd"][k],
+                          p["voffb_fwd"][k], p["ki_fwd"][k])
+                out.append(f"Bf_{l}_{j}_{i} 0 sf_{l}_{j} I={m}")
+            isum = f"i(Vsf_{l}_{j})"
+            out.append(f"By_{l}_{j} y_{l}_{j} 0 V={_n(p['v_amp'][n])}*{_sigmoid(isum, p['ioff'][n], p['iref'][n])}")
+            s = _sigmoid(isum, p["ioff_d"][n], p["iref_d"][n])
+            out.append(f"Bd_{l}_{j} d_{l}_{j} 0 V={_n(p['a_d'][n])}*{s}*(1-{s})")
+
+    # backward path: errors and deltas, output layer first
+    for l in range(L, 0, -1):
+        out += ["", f"* --- layer {l}: {'output' if l == L else 'hidden'} error, delta"]
+        for j in range(topo.layers[l]):
+            n = topo.neuron_index(l, j)
+            if l == L:
+                e = _plus(f"V(y_{l}_{j})-V(t_{j})", p["voff_e"][n])
+            else:
+                out.append(f"Vsb_{l}_{j} sb_{l}_{j} 0 DC 0")
+                for m in range(topo.layers[l + 1]):
+                    k = topo.weight_index(l + 1, m, j + 1)
+                    mb = _mult(f"V(delta_{l + 1}_{m})", f"V({_w(l + 1, m, j + 1)})", p["km_bwd"][k],
+                               p["voffa_bwd"][k], p["voffb_bwd"][k], p["ki_bwd"][k])
+                    out.append(f"Bb_{l + 1}_{m}_{j + 1} 0 sb_{l}_{j} I={mb}")
+                e = _plus(f"{_n(p['re_err'][n])}*i(Vsb_{l}_{j})", p["voff_e"][n])
+            out.append(f"Be_{l}_{j} e_{l}_{j} 0 V={e}")
+            dl = _plus(f"{_n(p['a_delta'][n])}*V(e_{l}_{j})*V(d_{l}_{j})", p["voff_delta"][n])
+            out.append(f"Bdelta_{l}_{j} delta_{l}_{j} 0 V={dl}")
+
+    # synapses: update multiplier, charge pump, capacitor, leakage, rails
+    vt = f"V(vteach)/{_n(c.V_teach_ref)}"
+    for l in range(1, L + 1):
+        out += ["", f"* --- layer {l}: update multipliers, charge pumps, weight capacitors, leakage, rails"]
+        for j in range(topo.layers[l]):
+            for i in range(topo.layers[l - 1] + 1):
+                k = topo.weight_index(l, j, i)
+                w, tag = _w(l, j, i), f"{l}_{j}_{i}"
+                mu = _mult(f"V(delta_{l}_{j})", _pre(l, i), p["km_upd"][k], p["voffa_upd"][k],
+                           p["voffb_upd"][k], p["ki_upd"][k])
+                out.append(f"Bg_{tag} g_{tag} 0 V={_n(p['re_upd'][k])}*{mu}")
+                x = f"{_n(p['kg'][k])}*{vt}*V(g_{tag})"
+                imax = p["imax"][k]
+                pump = f"-{x}" if math.isinf(imax) else f"-{_n(imax)}*tanh({x}/{_n(imax)})"
+                out.append(f"Bp_{tag} 0 {w} I={pump}")
+                out.append(f"C_{tag} {w} 0 {_r(p['c'][k])}")
+                if p["g_leak"][k] > 0:
+                    out.append(f"Rl_{tag} {w} vrest {_r(1.0 / p['g_leak'][k])}")
+                if i_leak0 != 0:
+                    out.append(f"Il_{tag} {w} 0 DC {_r(i_leak0)}")
+                clamp = []
+                if math.isfinite(c.V_hi):
+                    clamp.append(f"uramp(V({w})-{_n(c.V_hi)})")
+                if math.isfinite(c.V_lo):
+                    clamp.append(f"-uramp({_n(c.V_lo)}-V({w}))")
+                if clamp:
+                    out.append(f"Br_{tag} 0 {w} I=-{G_CLAMP!r}*({''.join(clamp)})")
+
+    out += ["", "* --- initial weights (instance's w_init) [V]"]
+    for l in range(1, L + 1):
+        for j in range(topo.layers[l]):
+            for i in range(topo.layers[l - 1] + 1):
+                out.append(f".ic V({_w(l, j, i)})={_r(p['w_init'][topo.weight_index(l, j, i)])}")
+
+    t_max = min(dt, t_row / 10.0)
+    out += [
+        "",
+        "* --- analysis: tight tolerances (~uV on the weights: chgtol = C * 1e-7 V)",
+        ".options reltol=1e-6 abstol=1e-15 vntol=1e-9 chgtol=1e-20 trtol=1 method=gear maxord=2",
+        f".tran {dt!r} {t_stop!r} 0 {t_max!r} uic",
+        ".end",
+    ]
+    return "\n".join(out) + "\n"

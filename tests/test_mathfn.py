@@ -1,0 +1,389 @@
+"""The vectorisable elementary functions of mcaann.engine.mathfn against numpy, and that their loops vectorise."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import llvmlite.binding as llvm
+import numpy as np
+import pytest
+from numba import njit, types
+
+from mcaann.engine.mathfn import (
+    exp_float32,
+    exp_float64,
+    log_float64,
+    normal_pair_fast,
+    sincos_2pi_float64,
+    tanh_float32,
+    tanh_float64,
+)
+from mcaann.variability.rng import normal_pair
+
+ULP_BOUND = 4.0
+RNG = np.random.default_rng(20240611)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _loop(f):
+    @njit
+    def loop(x, out):
+        for b in range(x.shape[0]):
+            out[b] = f(x[b])
+
+    return loop
+
+
+_LOOPS = {f: _loop(f) for f in (exp_float64, exp_float32, tanh_float64, tanh_float32, log_float64)}
+
+
+def _apply(f, x):
+    out = np.empty_like(x)
+    _LOOPS[f](x, out)
+    return out
+
+
+@njit
+def _sincos_loop(u, c, s):
+    for b in range(u.shape[0]):
+        c[b], s[b] = sincos_2pi_float64(u[b])
+
+
+def _sincos(u):
+    c, s = np.empty_like(u), np.empty_like(u)
+    _sincos_loop(u, c, s)
+    return c, s
+
+
+def _ulp_error(got, ref):
+    """Max |got - ref| in units of ref's ulp (ref's dtype); zeros and infinities of ref must match exactly."""
+    assert got.dtype == ref.dtype
+    exact = (ref == 0) | np.isinf(ref)
+    np.testing.assert_array_equal(got[exact], ref[exact])
+    g, r = got[~exact], ref[~exact]
+    assert np.all(np.isfinite(g))
+    err = np.abs(g.astype(np.float64) - r.astype(np.float64)) / np.spacing(np.abs(r)).astype(np.float64)
+    return float(err.max()), float(r[np.argmax(err)]) if err.size else 0.0
+
+
+def _grid64(lo, hi, n=200_001):
+    return np.concatenate([np.linspace(lo, hi, n), RNG.uniform(lo, hi, n)])
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# exp
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_exp_float64_accuracy():
+    x = np.concatenate(
+        [
+            _grid64(-745.2, 709.79),
+            _grid64(-1.0, 1.0),
+            np.geomspace(1e-300, 1.0, 20_001),
+            -np.geomspace(1e-300, 1.0, 20_001),
+            [0.0, -0.0, 1.0, -1.0, math.log(np.finfo(np.float64).max), -708.39, -745.13, 709.78],
+        ]
+    )
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+    err, at = _ulp_error(_apply(exp_float64, x), ref)
+    print(f"exp_float64 max error {err:.3f} ulp (at {at:.6g})")
+    assert err <= ULP_BOUND
+
+
+def test_exp_float64_edges():
+    big = np.array([709.79, 710.0, 800.0, 1e300, np.inf])
+    assert np.all(_apply(exp_float64, big) == np.inf)
+    small = np.array([-745.14, -746.0, -1000.0, -1e300, -np.inf])
+    assert np.all(_apply(exp_float64, small) == 0.0)
+    # subnormal results are computed, not flushed (gradual underflow)
+    sub = np.array([-710.0, -720.0, -740.0, -745.0])
+    np.testing.assert_array_equal(_apply(exp_float64, sub) > 0.0, True)
+    assert exp_float64(0.0) == 1.0 and exp_float64(-0.0) == 1.0
+    assert exp_float64(1) == pytest.approx(math.e, rel=1e-15)  # integer argument is promoted
+
+
+def test_exp_float32_accuracy():
+    x = np.concatenate(
+        [
+            np.linspace(-103.9, 88.72, 400_001, dtype=np.float32),
+            RNG.uniform(-10.0, 10.0, 200_000).astype(np.float32),
+            np.geomspace(1e-30, 1.0, 20_001).astype(np.float32),
+            -np.geomspace(1e-30, 1.0, 20_001).astype(np.float32),
+        ]
+    )
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+        ref64 = np.exp(x.astype(np.float64)).astype(np.float32)  # correctly rounded up to double rounding
+    got = _apply(exp_float32, x)
+    assert got.dtype == np.float32
+    err, at = _ulp_error(got, ref)
+    err64, _ = _ulp_error(got, ref64)
+    print(f"exp_float32 max error {err:.3f} f32 ulp vs numpy float32 (at {at:.6g}), {err64:.3f} vs rounded float64")
+    assert err <= ULP_BOUND and err64 <= ULP_BOUND
+
+
+def test_exp_float32_edges():
+    big = np.array([88.73, 89.0, 100.0, 3e38, np.inf], dtype=np.float32)
+    assert np.all(_apply(exp_float32, big) == np.inf)
+    small = np.array([-103.98, -104.0, -200.0, -3e38, -np.inf], dtype=np.float32)
+    assert np.all(_apply(exp_float32, small) == 0.0)
+    assert np.all(_apply(exp_float32, np.array([-88.0, -95.0, -103.0], dtype=np.float32)) > 0.0)  # subnormal
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# tanh
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_tanh_float64_accuracy():
+    edge = np.nextafter(0.625, [0.0, 1.0])
+    x = np.concatenate(
+        [
+            _grid64(-25.0, 25.0),
+            _grid64(-1.0, 1.0),
+            np.geomspace(1e-308, 1.0, 20_001),
+            -np.geomspace(1e-308, 1.0, 20_001),
+            [5e-324, 1e-10, -1e-10, 0.625, -0.625, *edge, *-edge, 18.0, 19.06, 20.0, 1e300],
+        ]
+    )
+    err, at = _ulp_error(_apply(tanh_float64, x), np.tanh(x))
+    print(f"tanh_float64 max error {err:.3f} ulp (at {at:.6g})")
+    assert err <= ULP_BOUND
+    # relative precision near zero: tanh(x) = x - x**3/3 + ...
+    assert tanh_float64(1e-10) == pytest.approx(1e-10 - 1e-30 / 3, rel=1e-16)
+    assert tanh_float64(1e-300) == 1e-300
+
+
+def test_tanh_float64_edges():
+    x = np.array([20.0, 25.0, 100.0, 1e308, np.inf])
+    np.testing.assert_array_equal(_apply(tanh_float64, x), 1.0)
+    np.testing.assert_array_equal(_apply(tanh_float64, -x), -1.0)
+    x = _grid64(-30.0, 30.0, 50_001)
+    np.testing.assert_array_equal(_apply(tanh_float64, -x), -_apply(tanh_float64, x))  # odd, exactly
+    assert math.copysign(1.0, tanh_float64(-0.0)) == -1.0 and tanh_float64(0.0) == 0.0
+
+
+def test_tanh_float32_accuracy():
+    x = np.concatenate(
+        [
+            np.linspace(-12.0, 12.0, 400_001, dtype=np.float32),
+            RNG.uniform(-1.0, 1.0, 200_000).astype(np.float32),
+            np.geomspace(1e-38, 1.0, 20_001).astype(np.float32),
+            -np.geomspace(1e-38, 1.0, 20_001).astype(np.float32),
+            np.nextafter(np.float32(0.625), np.array([0.0, 1.0], dtype=np.float32)),
+        ]
+    )
+    got = _apply(tanh_float32, x)
+    assert got.dtype == np.float32
+    err, at = _ulp_error(got, np.tanh(x))
+    err64, _ = _ulp_error(got, np.tanh(x.astype(np.float64)).astype(np.float32))
+    print(f"tanh_float32 max error {err:.3f} f32 ulp vs numpy float32 (at {at:.6g}), {err64:.3f} vs rounded float64")
+    assert err <= ULP_BOUND and err64 <= ULP_BOUND
+
+
+def test_tanh_float32_edges():
+    x = np.array([10.0, 20.0, 1e30, np.inf], dtype=np.float32)
+    np.testing.assert_array_equal(_apply(tanh_float32, x), np.float32(1.0))
+    np.testing.assert_array_equal(_apply(tanh_float32, -x), np.float32(-1.0))
+    x = np.linspace(-15.0, 15.0, 100_001, dtype=np.float32)
+    np.testing.assert_array_equal(_apply(tanh_float32, -x), -_apply(tanh_float32, x))
+    assert math.copysign(1.0, tanh_float32(np.float32(-0.0))) == -1.0
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# float32 stays float32
+# ------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("f", [exp_float32, tanh_float32])
+def test_float32_type_preserved(f):
+    @njit
+    def call(x):
+        return f(x)
+
+    @njit
+    def combined(x):
+        return np.float32(1.0) + f(x) * x  # stays float32 only if f returns float32
+
+    call(np.float32(0.5))
+    combined(np.float32(0.5))
+    assert call.nopython_signatures[0].return_type == types.float32
+    assert combined.nopython_signatures[0].return_type == types.float32
+    call(0.5)  # a float64 argument is converted, the result is still float32
+    assert all(sig.return_type == types.float32 for sig in call.nopython_signatures)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# log and sincos (for Box-Muller)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_log_float64_accuracy():
+    x = np.concatenate(
+        [
+            RNG.uniform(0.0, 1.0, 400_000),
+            np.linspace(2.0**-53, 1.0, 200_001),
+            np.geomspace(5e-324, 1.7e308, 200_001),
+            1.0 - np.arange(1, 2001) * 2.0**-53,  # 1 - u near 1: log must keep relative precision
+            1.0 + np.arange(1, 2001) * 2.0**-52,
+            [5e-324, 1e-310, 2.2250738585072014e-308, 1.0, np.finfo(np.float64).max, math.sqrt(0.5), math.sqrt(2.0)],
+        ]
+    )
+    err, at = _ulp_error(_apply(log_float64, x), np.log(x))
+    print(f"log_float64 max error {err:.3f} ulp (at {at:.6g})")
+    assert err <= ULP_BOUND
+    assert log_float64(1.0) == 0.0
+
+
+def test_log_float64_edges():
+    assert log_float64(0.0) == -math.inf and log_float64(-0.0) == -math.inf
+    assert math.isnan(log_float64(-1.0)) and math.isnan(log_float64(-math.inf))
+    assert log_float64(math.inf) == math.inf
+
+
+def test_sincos_2pi_float64_accuracy():
+    u = np.concatenate(
+        [
+            RNG.uniform(0.0, 1.0, 400_000),
+            np.arange(2**16) / 2**16,
+            np.concatenate([q + np.arange(-500, 501) * 2.0**-53 for q in (0.25, 0.5, 0.75)]),
+            [1.0 - 2.0**-53, 2.0**-53, 5e-324],
+        ]
+    )
+    u = u[(u >= 0.0) & (u < 1.0)]
+    c, s = _sincos(u)
+    # absolute error against numpy's own cos(2 pi u), whose argument rounding alone is up to ~4.4e-16
+    abs_err = max(np.abs(c - np.cos(2 * np.pi * u)).max(), np.abs(s - np.sin(2 * np.pi * u)).max())
+    print(f"sincos_2pi_float64 max abs difference from numpy {abs_err:.3g}")
+    assert abs_err < 1e-15
+    # exact quarter turns
+    for q, (cq, sq) in enumerate([(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)]):
+        assert sincos_2pi_float64(q * 0.25) == (cq, sq)
+    # relative error against an extended-precision reference (x86 long double), away from the exact zeros; the
+    # reference reduces exactly to t = u - q/4, |t| <= 1/8, as near the zeros 2 pi u in long double is not enough
+    if np.finfo(np.longdouble).eps > 1e-18:
+        pytest.skip("long double is no wider than double here")
+    ld = np.longdouble
+    two_pi = 2 * ld("3.14159265358979323846264338327950288")
+    q = np.round(4.0 * u)
+    t = (u - 0.25 * q).astype(ld)  # exact
+    ct, st = np.cos(two_pi * t), np.sin(two_pi * t)
+    quad = q.astype(np.int64) % 4
+    ref_c = np.choose(quad, [ct, -st, -ct, st])
+    ref_s = np.choose(quad, [st, ct, -st, -ct])
+    keep = np.mod(u, 0.25) != 0.0
+    for got, ref in ((c, ref_c), (s, ref_s)):
+        got, ref = got[keep], ref[keep]
+        err = np.abs(got.astype(ld) - ref) / np.spacing(np.abs(ref.astype(np.float64))).astype(ld)
+        print(f"sincos_2pi_float64 max error {float(err.max()):.3f} ulp vs long double")
+        assert float(err.max()) <= ULP_BOUND
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# NaN propagation (divergence is detected by NaN)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_nan_propagates():
+    nan64 = np.array([np.nan, -np.nan, np.float64("nan") * 0.0])
+    nan32 = nan64.astype(np.float32)
+    for f in (exp_float64, tanh_float64, log_float64):
+        assert np.all(np.isnan(_apply(f, nan64))), f
+    for f in (exp_float32, tanh_float32):
+        assert np.all(np.isnan(_apply(f, nan32))), f
+    c, s = _sincos(np.array([np.nan, np.inf, -np.inf]))
+    assert np.all(np.isnan(c)) and np.all(np.isnan(s))
+    # scalar calls too
+    assert math.isnan(exp_float64(math.nan)) and math.isnan(tanh_float64(math.nan))
+    assert math.isnan(exp_float32(np.float32("nan"))) and math.isnan(tanh_float32(np.float32("nan")))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# normal_pair_fast
+# ------------------------------------------------------------------------------------------------------------------
+
+
+@njit
+def _pairs(n, k, seed, stream, fast, ref):
+    for i in range(n):
+        fast[i, 0], fast[i, 1] = normal_pair_fast(i, k, 0, 0, seed, stream)
+        ref[i, 0], ref[i, 1] = normal_pair(i, k, 0, 0, seed, stream)
+
+
+def test_normal_pair_fast_matches_normal_pair():
+    n = 50_000
+    worst = 0.0
+    for k, seed, stream in ((0, 0, 0), (7, 12345, 3), (2**31 + 5, 2**32 - 1, 0xDEADBEEF)):
+        fast, ref = np.empty((n, 2)), np.empty((n, 2))
+        _pairs(n, np.uint64(k), np.uint64(seed), np.uint64(stream), fast, ref)
+        worst = max(worst, float(np.abs(fast - ref).max()))
+    print(f"normal_pair_fast max |difference| from normal_pair {worst:.3g}")
+    assert worst < 1e-12
+
+
+def test_normal_pair_fast_moments():
+    # 1e5 pairs -> n = 2e5 normals. Standard error of the mean 1/sqrt(n) = 2.24e-3, so 5 SE = 0.0112; standard error
+    # of the sample variance of normals sqrt(2/(n-1)) = 3.16e-3, so 5 SE = 0.0158. Fixed counters: deterministic.
+    pairs = 100_000
+    fast, ref = np.empty((pairs, 2)), np.empty((pairs, 2))
+    _pairs(pairs, np.uint64(1), np.uint64(2024), np.uint64(3), fast, ref)
+    z = fast.ravel()
+    n = z.size
+    assert abs(z.mean()) < 5.0 / math.sqrt(n)
+    assert abs(z.var(ddof=1) - 1.0) < 5.0 * math.sqrt(2.0 / (n - 1))
+    assert abs(np.corrcoef(fast[:, 0], fast[:, 1])[0, 1]) < 5.0 / math.sqrt(pairs)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# vectorisation
+# ------------------------------------------------------------------------------------------------------------------
+
+_PACKED = re.compile(r"\bv(?:mul|add|sub|div|sqrt)p[sd]\b[^\n]*\b[yz]mm\d", re.IGNORECASE)
+
+
+def _has_avx():
+    features = llvm.get_host_cpu_features()
+    return features.get("avx2", False) or features.get("avx512f", False)
+
+
+@njit
+def _normal_loop(n, k, seed, stream, a, b):
+    for i in range(n):
+        a[i], b[i] = normal_pair_fast(i, k, 0, 0, seed, stream)
+
+
+@pytest.mark.skipif(not _has_avx(), reason="needs AVX2 or AVX-512 for ymm/zmm")
+@pytest.mark.parametrize(
+    "f, dtype",
+    [
+        (exp_float64, np.float64),
+        (tanh_float64, np.float64),
+        (log_float64, np.float64),
+        (exp_float32, np.float32),
+        (tanh_float32, np.float32),
+    ],
+)
+def test_loop_vectorises(f, dtype):
+    loop = _loop(f)  # fresh dispatcher, compiled for this host
+    x = np.linspace(0.1, 1.0, 64).astype(dtype)
+    loop(x, np.empty_like(x))
+    asm = loop.inspect_asm(loop.signatures[0])
+    assert "ymm" in asm or "zmm" in asm
+    assert _PACKED.search(asm), "no packed ymm/zmm arithmetic: the loop did not vectorise"
+
+
+@pytest.mark.skipif(not _has_avx(), reason="needs AVX2 or AVX-512 for ymm/zmm")
+def test_sincos_and_normal_loops_vectorise():
+    u = np.linspace(0.0, 0.9, 64)
+    _sincos(u)
+    a, b = np.empty(64), np.empty(64)
+    _normal_loop(64, np.uint64(0), np.uint64(1), np.uint64(3), a, b)
+    for f in (_sincos_loop, _normal_loop):
+        assert _PACKED.search(f.inspect_asm(f.signatures[0]))

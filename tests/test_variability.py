@@ -1,0 +1,185 @@
+"""Variability models against independent answers: Pelgrom's law, leakage, kT/C, retention."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
+from mcaann.circuit.network import Topology
+from mcaann.engine.driver import hold, run_instances
+from mcaann.engine.reference import K_BOLTZMANN
+from mcaann.study import load_study
+from mcaann.variability.leakage import leak_solution, temperature_factor
+from mcaann.variability.mismatch import pelgrom_sigma, sample_parameter
+from mcaann.variability.process import PRESETS
+
+SPEC = {s.name: s for s in SYNAPSE_PARAMS + NEURON_PARAMS}
+N_INST = 3000
+
+
+def _rel_sd(study, name):
+    topo = Topology(tuple(study.network.layers))
+    spec = SPEC[name]
+    nb = topo.n_weights if spec in SYNAPSE_PARAMS else topo.n_neurons
+    v = sample_parameter(study, spec, np.arange(N_INST), nb)
+    nom = spec.nominal(study)
+    return (v / nom - 1 if nom != 0 else v).ravel()
+
+
+def _sd_tol(n):
+    """5 standard errors of a sample standard deviation, relative: 5 / sqrt(2 (n - 1))."""
+    return 5 / math.sqrt(2 * (n - 1))
+
+
+@pytest.mark.parametrize("name", ["km_fwd", "voffa_upd", "kg", "iref", "ioff", "voff_delta", "c"])
+def test_pelgrom_sigma(name):
+    st = load_study("xor", {"mismatch.global_fraction": 0.0})
+    x = _rel_sd(st, name)
+    p = PRESETS["sky130"]
+    mm = st.mismatch
+    if name == "c":
+        expect = p.A_C / math.sqrt(st.circuit.C / p.C_density)
+    elif name.startswith("voff"):
+        area = getattr(mm, f"area_{SPEC[name].block}")
+        expect = math.sqrt(2) * p.A_VT / math.sqrt(area)
+    elif name == "ioff":
+        expect = math.sqrt(2) * p.A_VT / math.sqrt(mm.area_activation) * mm.gm_over_I * st.circuit.I_ref
+    else:
+        area = getattr(mm, f"area_{SPEC[name].block}")
+        expect = math.hypot(p.A_beta, mm.gm_over_I * p.A_VT) / math.sqrt(area)
+    assert abs(x.mean()) < 5 * expect / math.sqrt(x.size)
+    assert abs(x.std() / expect - 1) < _sd_tol(x.size)
+
+
+def test_area_scale_four_halves_local_sigma_and_four_c_halves_cap_sigma():
+    base = load_study("xor", {"mismatch.global_fraction": 0.0})
+    big = load_study("xor", {"mismatch.global_fraction": 0.0, "mismatch.area_scale": 4.0})
+    for name in ["km_fwd", "voffb_bwd", "a_d", "re_err"]:
+        a, b = _rel_sd(base, name), _rel_sd(big, name)
+        assert abs(b.std() / a.std() - 0.5) < 0.5 * 2 * _sd_tol(a.size)
+    # capacitor mismatch follows C, not area_scale
+    assert _rel_sd(big, "c").std() == pytest.approx(_rel_sd(base, "c").std())
+    big_c = load_study("xor", {"mismatch.global_fraction": 0.0, "circuit.C": 0.4e-12})
+    a, b = _rel_sd(base, "c"), _rel_sd(big_c, "c")
+    assert abs(b.std() / a.std() - 0.5) < 0.5 * 2 * _sd_tol(a.size)
+
+
+def test_die_to_die_part_is_shared_within_and_independent_between_instances():
+    gf = 0.5
+    st = load_study("xor", {"mismatch.global_fraction": gf})
+    topo = Topology((2, 8, 1))
+    v = sample_parameter(st, SPEC["km_fwd"], np.arange(N_INST), topo.n_weights)
+    # correlation of two blocks of the same instance is the global share; SE ~ (1 - rho^2)/sqrt(n)
+    rho_within = np.corrcoef(v[:, 0], v[:, 1])[0, 1]
+    assert abs(rho_within - gf) < 5 * (1 - gf**2) / math.sqrt(N_INST)
+    rho_between = np.corrcoef(v[:-1, 0], v[1:, 1])[0, 1]
+    assert abs(rho_between) < 5 / math.sqrt(N_INST)
+    # total sigma is still the Pelgrom sigma
+    sig = pelgrom_sigma(st, SPEC["km_fwd"])
+    total = math.hypot(sig.local, sig.glob)
+    assert abs((v / st.circuit.K_m - 1).std() / total - 1) < 5 / math.sqrt(2 * N_INST)
+
+
+def test_mismatch_off_is_nominal():
+    st = load_study("xor", {"mismatch.enabled": False})
+    for name in ["km_fwd", "voffa_fwd", "c", "iref"]:
+        x = _rel_sd(st, name)
+        assert np.all(x == 0)
+
+
+def _leak_only(method, extra=None):
+    ov = {"circuit.V_teach": 0.0, "noise.enabled": False, "leakage.G_leak": 1e-6, "leakage.V_rest": 0.2,
+          "integrator.method": method, "task.epochs": 2, "monte_carlo.w_init_range": 1.0,
+          "circuit.V_lo": -5.0, "circuit.V_hi": 5.0}
+    ov.update(extra or {})
+    return load_study("xor", ov)
+
+
+@pytest.mark.parametrize("method,tol", [("rk4", 1e-9), ("heun", 2e-5)])
+def test_leakage_alone_follows_the_exponential(method, tol):
+    st = _leak_only(method)
+    r = run_instances(st, 0, 64)
+    t_total = st.task.epochs * 4 * st.task.T_row
+    g, c = r.params["g_leak"], r.params["c"]
+    expect = leak_solution(t_total, r.w_init, g, c, v_rest=0.2)
+    assert np.max(np.abs(r.w_final - expect)) < tol
+    assert np.std(g) > 0  # log-normal spread between capacitors is in play
+    assert expect.shape == r.w_final.shape
+
+
+def test_temperature_factor():
+    assert temperature_factor(310.15, 300.15, 10.0) == pytest.approx(2.0)
+    cold = load_study("xor", {"process.temperature": 300.15})
+    hot = load_study("xor", {"process.temperature": 358.15})
+    g0 = sample_parameter(cold, SPEC["g_leak"], np.arange(5), 3)
+    g1 = sample_parameter(hot, SPEC["g_leak"], np.arange(5), 3)
+    np.testing.assert_allclose(g1 / g0, 2 ** (58 / 10))
+
+
+@pytest.mark.parametrize("method", ["euler", "heun"])
+def test_kT_over_C_stationary_variance(method):
+    # Teaching off, leakage plus noise, every capacitor alike: an OU process per weight.
+    G, C, dt, T = 1e-6, 0.1e-12, 20e-9, 300.15
+    st = load_study("xor", {
+        "circuit.V_teach": 0.0, "leakage.G_leak": G, "leakage.sigma_ln": 0.0, "mismatch.enabled": False,
+        "monte_carlo.w_init_range": 0.0, "integrator.method": method, "integrator.dt": dt, "task.epochs": 1,
+        "process.temperature": T, "leakage.T_0": T, "circuit.V_lo": -1.0, "circuit.V_hi": 1.0,
+    })
+    n = 4096
+    r = run_instances(st, 0, n)
+    w = r.w_final.ravel()
+    theta_dt = G / C * dt
+    kTC = K_BOLTZMANN * T / C
+    if method == "euler":  # Euler-Maruyama's exact discrete stationary variance
+        expect = kTC / (1 - theta_dt / 2)
+    else:  # stochastic Heun: w+ = a w + (1 - theta dt/2) s xi, a = 1 - theta dt + (theta dt)^2 / 2
+        a = 1 - theta_dt + theta_dt**2 / 2
+        expect = (1 - theta_dt / 2) ** 2 * 2 * theta_dt * kTC / (1 - a * a)
+    # 400 ns = 40 / theta: the start (w = 0) is forgotten to 1e-17
+    assert abs(w.var() / expect - 1) < 5 * math.sqrt(2 / (w.size - 1))
+    if method == "euler":  # the test can tell the discrete bias (10 % at theta dt = 0.2) from kT/C
+        assert abs(expect / kTC - 1) > 3 * 5 * math.sqrt(2 / (w.size - 1))
+
+
+def test_retention_matches_closed_form():
+    G, C = 1e-12, 0.1e-12
+    holds = [0.0, 0.01, 0.1, 1.0]
+    st = load_study("xor_ideal", {"leakage.enabled": True, "leakage.G_leak": G, "leakage.V_rest": 0.0,
+                                  "leakage.sigma_ln": 0.3, "task.epochs": 20, "retention.hold_times": holds})
+    r = run_instances(st, 0, 64)
+    # the closed form per capacitor, then the static evaluation of those weights
+    from mcaann.engine.driver import study_task
+    from mcaann.engine.reference import Reference
+
+    task = study_task(st)
+    topo = Topology((2, 8, 1))
+    for i in (0, 63):
+        p = {k: v[i] for k, v in r.params.items()}
+        ref = Reference(st, topo, p, i)
+        for h, t in enumerate(holds):
+            w = leak_solution(t, r.w_final[i], p["g_leak"], p["c"])
+            mse, _ = ref.evaluate(w, task.x, task.t, task.thresholds)
+            assert r.retention_mse[i, h] == pytest.approx(mse, rel=1e-9)
+    # after 1 s = 10 C/G every weight has leaked to 0 V: the output sits at V_amp / 2 for every row
+    np.testing.assert_allclose(r.retention_mse[:, -1], np.mean((0.5 - st_task_t(st)) ** 2), atol=1e-4)
+
+
+def st_task_t(st):
+    from mcaann.engine.driver import study_task
+
+    return study_task(st).t
+
+
+def test_hold_noise_variance():
+    # exact OU transition: variance kT/C (1 - exp(-2 theta t)) around the decayed mean
+    n, G, C, kT = 200_000, 1e-12, 1e-13, K_BOLTZMANN * 300.0
+    t = 0.05
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(n)
+    w = hold(np.full(n, 0.5), t, np.full(n, G), np.full(n, C), 0.0, 0.0, kT, z)
+    theta = G / C
+    assert w.mean() == pytest.approx(0.5 * math.exp(-theta * t), abs=5 * math.sqrt(kT / C / n))
+    assert abs(w.var() / (kT / C * (1 - math.exp(-2 * theta * t))) - 1) < 5 * math.sqrt(2 / n)
