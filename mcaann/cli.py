@@ -75,6 +75,19 @@ def _load(study, sets, sweeps, instances=None, seed=None):
     return load_study(study, ov, sw)
 
 
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    try:
+        shard = (int(k), int(n))
+    except ValueError:
+        raise StudyError(f"--shard: expected K/N (e.g. 0/4), got {text!r}") from None
+    if not sep or not 0 <= shard[0] < shard[1]:
+        raise StudyError(f"--shard: expected K/N with 0 <= K < N, got {text!r}")
+    return shard
+
+
 @app.command()
 def run(
     study: StudyArg = None,
@@ -84,27 +97,38 @@ def run(
     set_: SetOpt = None,
     sweep: SweepOpt = None,
     threads: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None,
+    shard: Annotated[str | None, typer.Option(help="run shard K/N of an array job (then mcaann merge)")] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    keep_every: Annotated[int | None, typer.Option(help="keep every k-th epoch of the learning curves")] = None,
+    curves_float32: Annotated[bool, typer.Option(help="store learning curves as float32")] = False,
+    chunk: Annotated[int | None, typer.Option(help="instances per task (results do not depend on it)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
 ) -> None:
-    """Run a study and write its result dataset (netCDF)."""
+    """Run a study and write its result dataset (netCDF). Rerun the same command to resume."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from mcaann.io.netcdf import write_result
+    from mcaann.engine.driver import study_task
+    from mcaann.parts import parts_dir
     from mcaann.report.summary import summary_table
-    from mcaann.runner import run_study
+    from mcaann.runner import plan_tasks, run_study
 
     try:
-        st = _load(study, set_, sweep, instances, seed)
-        from mcaann.engine.driver import study_task
-        from mcaann.runner import plan_tasks
-
-        plan_tasks(st)
+        extra = list(set_ or [])
+        if keep_every is not None:
+            extra.append(f"output.keep_every={keep_every}")
+        if curves_float32:
+            extra.append("output.curves_dtype=float32")
+        st = _load(study, extra, sweep, instances, seed)
+        shard_kn = _parse_shard(shard)
+        plan_tasks(st, shard=shard_kn)
         study_task(st)
+        if threads is not None and threads < 1:
+            raise StudyError("--threads: must be at least 1")
+        if chunk is not None and chunk < 1:
+            raise StudyError("--chunk: must be at least 1")
     except StudyError as exc:
         _fail(str(exc))
-    if threads is not None and threads < 1:
-        _fail("--threads: must be at least 1")
-    path = out or Path("results") / f"{st.name}.nc"
+    path = out or Path("results") / (f"{st.name}.nc" if shard_kn is None else f"{st.name}.part{shard_kn[0]}.nc")
     show = not quiet and sys.stdout.isatty()
     try:
         if show:
@@ -115,18 +139,37 @@ def run(
                 def progress(done, total):
                     bar.update(tid, completed=done, total=total)
 
-                ds = run_study(st, threads=threads, progress=progress)
+                ds = run_study(st, threads=threads, progress=progress, out=path, shard=shard_kn, dask=dask, chunk=chunk)
         else:
-            ds = run_study(st, threads=threads)
-        write_result(ds, path)
+            ds = run_study(st, threads=threads, out=path, shard=shard_kn, dask=dask, chunk=chunk)
     except StudyError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        err_console.print("interrupted: no result written")
+        typer.echo(f"interrupted: finished tasks are kept in {parts_dir(path)}; "
+                   "run the same command again to resume", err=True)
         raise typer.Exit(130) from None
     if not quiet:
         console.print(summary_table(ds))
         console.print(f"written: {path}")
+
+
+@app.command()
+def merge(
+    parts: Annotated[list[Path], typer.Argument(help="part files written with --shard K/N")],
+    out: Annotated[Path, typer.Option(help="merged result file")],
+) -> None:
+    """Join the shards of an array job into the file a single run writes."""
+    from mcaann.io.netcdf import write_result
+    from mcaann.merge import merge_parts
+    from mcaann.report.summary import summary_table
+
+    try:
+        ds = merge_parts(parts)
+    except StudyError as exc:
+        _fail(str(exc))
+    write_result(ds, out)
+    console.print(summary_table(ds))
+    console.print(f"written: {out}")
 
 
 @app.command()
@@ -194,4 +237,8 @@ def report(
 
 
 def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
     app()

@@ -2,24 +2,29 @@
 
 A task is ``(sweep point, instances [start, stop))``; its result depends only on that key
 (MODEL.md section 5), so that tasks can run in any order, on any thread count, in shards
-or on a cluster, and assemble into the same dataset.
+or on a Dask cluster, and assemble into the same dataset. Nothing here changes a number.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from mcaann.engine.driver import BLOCK, InstanceResults, run_instances, study_task
-from mcaann.io.dataset import build_dataset, per_instance_variables
-from mcaann.study.load import StudyError, load_study, sweep_points
+from mcaann.io.dataset import build_dataset, finish_instances, per_instance_variables
+from mcaann.io.netcdf import write_result
+from mcaann.parts import PartStore, parts_dir
+from mcaann.study.load import StudyError, load_study, study_to_toml, sweep_points
 
 #: Sweep keys that would change the shape of the result; refused.
-SHAPE_KEYS = ("network.layers", "task.dataset", "task.epochs", "monte_carlo.instances", "retention.hold_times")
+SHAPE_KEYS = ("network.layers", "task.dataset", "task.epochs", "monte_carlo.instances", "retention.hold_times",
+              "output.keep_every")
 
 
 @dataclass(frozen=True)
@@ -32,43 +37,48 @@ class TaskKey:
 
 
 def default_chunk(n_instances: int) -> int:
-    """Instances per task: whole kernel blocks, small enough for progress and Ctrl-C."""
+    """Instances per task: whole kernel blocks, enough to keep every thread busy."""
     return int(min(max(BLOCK, n_instances), 16 * BLOCK))
 
 
-def plan_tasks(study, chunk: int | None = None) -> tuple[list[dict], list[TaskKey]]:
-    """The sweep points and the tasks of a study, in canonical order."""
+def shard_range(n: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """Instances ``[lo, hi)`` of shard ``(K, N)``: the K-th of N near-equal contiguous ranges."""
+    if shard is None:
+        return 0, n
+    k, m = shard
+    return k * n // m, (k + 1) * n // m
+
+
+def plan_tasks(study, chunk: int | None = None, shard: tuple[int, int] | None = None):
+    """The sweep points and the tasks of a study (or of one shard), in canonical order."""
     for key in study.sweep:
         if key in SHAPE_KEYS or key.startswith("network."):
             raise StudyError(f"sweep.{key}: changes the shape of the result and cannot be swept; run separate studies")
     points = sweep_points(study)
-    n = study.monte_carlo.instances
-    chunk = chunk or default_chunk(n)
-    tasks = [TaskKey(p, s, min(s + chunk, n)) for p in range(len(points)) for s in range(0, n, chunk)]
+    lo, hi = shard_range(study.monte_carlo.instances, shard)
+    chunk = chunk or default_chunk(hi - lo)
+    tasks = [TaskKey(p, s, min(s + chunk, hi)) for p in range(len(points)) for s in range(lo, hi, chunk)]
     return points, tasks
 
 
 def run_task(study, points: list[dict], key: TaskKey, threads: int | None = None) -> InstanceResults:
-    """Run one task: the study at its sweep point, its range of instances."""
-    return run_instances(study.at(points[key.point]) if points[key.point] else study, key.start, key.stop, threads)
+    """Run one task: the study at its sweep point, its instances; curves thinned as the study asks."""
+    st = study.at(points[key.point]) if points[key.point] else study
+    res = run_instances(st, key.start, key.stop, threads)
+    finish_instances(st, study_task(st), res)
+    return res
 
 
 def _concat(parts: list[InstanceResults]) -> InstanceResults:
     parts = sorted(parts, key=lambda r: r.start)
     cat = np.concatenate
-
-    def opt(name):
+    fields = {}
+    for name in ("mse", "accuracy", "w_init", "w_final", "diverged", "diverged_step", "retention_mse",
+                 "retention_accuracy", "final_mse", "final_accuracy", "converged", "epochs_to_converge"):
         vals = [getattr(p, name) for p in parts]
-        return None if vals[0] is None else cat(vals)
-
-    return InstanceResults(
-        start=parts[0].start, stop=parts[-1].stop,
-        mse=cat([p.mse for p in parts]), accuracy=cat([p.accuracy for p in parts]),
-        w_init=cat([p.w_init for p in parts]), w_final=cat([p.w_final for p in parts]),
-        diverged=cat([p.diverged for p in parts]), diverged_step=cat([p.diverged_step for p in parts]),
-        params={k: cat([p.params[k] for p in parts]) for k in parts[0].params},
-        retention_mse=opt("retention_mse"), retention_accuracy=opt("retention_accuracy"),
-    )
+        fields[name] = None if vals[0] is None else cat(vals)
+    return InstanceResults(start=parts[0].start, stop=parts[-1].stop,
+                           params={k: cat([p.params[k] for p in parts]) for k in parts[0].params}, **fields)
 
 
 def assemble(study, points: list[dict], results: dict[TaskKey, InstanceResults], extra_attrs: dict) -> xr.Dataset:
@@ -78,19 +88,78 @@ def assemble(study, points: list[dict], results: dict[TaskKey, InstanceResults],
     for p, point in enumerate(points):
         r = _concat([v for k, v in results.items() if k.point == p])
         st = study.at(point) if point else study
-        point_vars.append(per_instance_variables(st, task, r.mse, r.accuracy, r.w_init, r.w_final, r.diverged,
-                                                 r.diverged_step, r.params, r.retention_mse, r.retention_accuracy))
-    return build_dataset(study, task, points, point_vars, extra_attrs)
+        point_vars.append(per_instance_variables(st, r))
+    return build_dataset(study, task, points, point_vars, extra_attrs, instances=np.arange(r.start, r.stop))
 
 
-def instance_steps(study, n_points: int) -> int:
-    """Instance-steps of a study: instances x points x epochs x rows x steps per row."""
+def instance_steps(study, n_instances: int, n_points: int) -> int:
+    """Instance-steps: instances x points x epochs x rows x steps per row."""
     n_rows = study_task(study).n_rows
-    return study.monte_carlo.instances * n_points * study.task.epochs * n_rows * study.steps_per_row
+    return n_instances * n_points * study.task.epochs * n_rows * study.steps_per_row
+
+
+def _interruptible(fn, *args):
+    """Run ``fn`` in a worker thread (the kernels release the GIL) so that Ctrl-C is seen at once."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    while t.is_alive():
+        t.join(0.1)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _local(study, points, todo: Iterable[TaskKey], threads) -> Iterable[tuple[TaskKey, InstanceResults]]:
+    for key in todo:
+        yield key, _interruptible(run_task, study, points, key, threads)
+
+
+def _remote_task(study_text: str, base_dir: str, point: dict, start: int, stop: int, threads: int | None):
+    """A task as a Dask worker runs it: the study travels as its resolved TOML text."""
+    import tomllib
+
+    st = load_study(tomllib.loads(study_text))
+    st._base_dir = Path(base_dir)
+    return run_task(st, [point], TaskKey(0, start, stop), threads)
+
+
+def _dask(study, points, todo: list[TaskKey], address: str, threads) -> Iterable[tuple[TaskKey, InstanceResults]]:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(address)
+    try:
+        text = study_to_toml(study)
+        futures = {}
+        for key in todo:
+            fut = client.submit(_remote_task, text, str(study.base_dir), points[key.point], key.start, key.stop,
+                                threads, key=f"mcaann-{hash(text) & 0xFFFFFFFF:x}-{key.point}-{key.start}-{key.stop}",
+                                retries=3, pure=False)
+            futures[fut] = key
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def run_study(study=None, *, threads: int | None = None, progress: Callable[[int, int], None] | None = None,
-              overrides: dict | None = None, sweeps: dict | None = None, **kw) -> xr.Dataset:
+              overrides: dict | None = None, sweeps: dict | None = None, out: str | Path | None = None,
+              shard: tuple[int, int] | None = None, dask: str | None = None, chunk: int | None = None,
+              **kw) -> xr.Dataset:
     """Run a study and return its result dataset.
 
     Parameters
@@ -103,28 +172,56 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
         Called as ``progress(done_instances, total_instances)`` after each task.
     overrides, sweeps
         ``{"key.path": value}`` and ``{"key.path": [values]}`` as ``--set`` and ``--sweep``.
+    out
+        Result file. When given, finished tasks are kept in ``OUT.parts/`` as they complete (a
+        rerun after a crash resumes from there), the file is written atomically and the folder
+        removed.
+    shard
+        ``(K, N)``: run only the K-th of N instance ranges (an array job's part; see ``merge``).
+    dask
+        Address of a ``dask.distributed`` scheduler, or ``"local"`` for a ``LocalCluster``.
+    chunk
+        Instances per task (default: up to 16 kernel blocks). Results do not depend on it.
     **kw
         Further overrides with ``__`` for dots, e.g. ``monte_carlo__instances=100``.
 
     Returns
     -------
     xarray.Dataset
-        The dataset of INTERFACE.md.
+        The dataset of INTERFACE.md (over the shard's instances for a shard).
     """
     ov = dict(overrides or {})
     ov.update({k.replace("__", "."): v for k, v in kw.items()})
     st = load_study(study, ov, sweeps)
-    points, tasks = plan_tasks(st)
+    if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
+        raise StudyError(f"--shard: expected K/N with 0 <= K < N, got {shard[0]}/{shard[1]}")
+    points, tasks = plan_tasks(st, chunk=chunk, shard=shard)
     study_task(st)  # validates the dataset against the network before any work
-    total = st.monte_carlo.instances * len(points)
-    results: dict[TaskKey, InstanceResults] = {}
-    done = 0
+    store = PartStore(parts_dir(Path(out)), study_to_toml(st) + f"\n# shard {shard}\n") if out else None
+    results = store.load(tasks) if store else {}
+    todo = [k for k in tasks if k not in results]
+    total = sum(k.stop - k.start for k in tasks)
+    done = sum(k.stop - k.start for k in results)
+    if progress:
+        progress(done, total)
     t0 = time.perf_counter()
-    for key in tasks:
-        results[key] = run_task(st, points, key, threads)
+    runner = _dask(st, points, todo, dask, threads) if dask else _local(st, points, todo, threads)
+    for key, res in runner:
+        results[key] = res
+        if store:
+            store.save(key, res)
         done += key.stop - key.start
         if progress:
             progress(done, total)
     wall = time.perf_counter() - t0
-    steps = instance_steps(st, len(points))
-    return assemble(st, points, results, {"instance_steps_per_second": steps / wall, "wall_time": wall})
+    n_run = sum(k.stop - k.start for k in todo)
+    attrs = {"instance_steps_per_second": instance_steps(st, n_run, 1) / wall if n_run else float("nan"),
+             "wall_time": wall}
+    if shard is not None:
+        lo, hi = shard_range(st.monte_carlo.instances, shard)
+        attrs.update(shard=f"{shard[0]}/{shard[1]}", shard_start=lo, shard_stop=hi)
+    ds = assemble(st, points, results, attrs)
+    if out:
+        write_result(ds, out)
+        store.remove()
+    return ds

@@ -145,7 +145,7 @@ def test_kT_over_C_stationary_variance(method):
 
 
 def test_retention_matches_closed_form():
-    G, C = 1e-12, 0.1e-12
+    G = 1e-12
     holds = [0.0, 0.01, 0.1, 1.0]
     st = load_study("xor_ideal", {"leakage.enabled": True, "leakage.G_leak": G, "leakage.V_rest": 0.0,
                                   "leakage.sigma_ln": 0.3, "task.epochs": 20, "retention.hold_times": holds})

@@ -399,7 +399,7 @@ def generate(spec: KernelSpec) -> str:
                 src("mse[ep + 1, b] = se[b]")
                 src("accu[ep + 1, b] = correct[b]")
     src("")
-    src("@njit(cache=True, parallel=True, error_model='numpy')")
+    src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
     src("def train_blocks(w, P, Q, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt, vt_on,")
     src("                 v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
     src("                 div, div_step):")
@@ -411,7 +411,7 @@ def generate(spec: KernelSpec) -> str:
             src("            settle, dt, vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on[blk],")
             src("            sn_off[blk], seed, inst[blk], mse[blk], accu[blk], div[blk], div_step[blk])")
     src("")
-    src("@njit(cache=True, parallel=True, error_model='numpy')")
+    src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
     src("def evaluate_blocks(w, P, Q, X, T, thr, is_class, v_bias, mse, accu):")
     with src.indent():
         src('"""Static evaluation of every block (retention phase)."""')

@@ -76,6 +76,11 @@ class InstanceResults:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     retention_mse: np.ndarray | None = None  # (n, hold_times)
     retention_accuracy: np.ndarray | None = None
+    # per-instance outcome, from the full learning curves (see ``runner.finish_task``)
+    final_mse: np.ndarray | None = None
+    final_accuracy: np.ndarray | None = None
+    converged: np.ndarray | None = None
+    epochs_to_converge: np.ndarray | None = None
 
 
 def _pack(a: np.ndarray, n_blocks: int, dtype) -> np.ndarray:

@@ -27,22 +27,41 @@ def _attrs(units: str, long_name: str, **extra) -> dict:
     return {"units": units, "long_name": long_name, **extra}
 
 
-def per_instance_variables(study, task, mse, acc, w_init, w_final, diverged, diverged_step,
-                           params, retention_mse=None, retention_accuracy=None) -> dict:
-    """Variables over (instance, ...) for one sweep point, as {name: (dims, data, attrs)}."""
+def kept_epochs(study) -> np.ndarray:
+    """Epochs kept in the learning curves: every ``output.keep_every``-th, and the last."""
+    e = np.arange(0, study.task.epochs + 1, study.output.keep_every)
+    return e if e[-1] == study.task.epochs else np.append(e, study.task.epochs)
+
+
+def finish_instances(study, task, res) -> None:
+    """Per-instance outcome from the full curves, then thin and cast the curves (in place)."""
     y = study.yield_
     acc_thr = y.accuracy_threshold if task.is_classification else None
-    ok = converged_mask(mse, acc, y.mse_threshold, acc_thr) & ~diverged[:, None]
-    e_conv = convergence_epochs(ok)
+    ok = converged_mask(res.mse, res.accuracy, y.mse_threshold, acc_thr) & ~res.diverged[:, None]
+    res.final_mse = res.mse[:, -1].copy()
+    res.final_accuracy = res.accuracy[:, -1].copy()
+    res.converged = ok[:, -1].copy()
+    res.epochs_to_converge = convergence_epochs(ok)
+    keep = kept_epochs(study)
+    dtype = np.float32 if study.output.curves_dtype == "float32" else np.float64
+    res.mse = np.ascontiguousarray(res.mse[:, keep], dtype=dtype)
+    res.accuracy = np.ascontiguousarray(res.accuracy[:, keep], dtype=dtype)
+
+
+def per_instance_variables(study, res) -> dict:
+    """Variables over (instance, ...) for one sweep point, as {name: (dims, data, attrs)}."""
+    diverged, diverged_step, params = res.diverged, res.diverged_step, res.params
+    w_init, w_final = res.w_init, res.w_final
+    retention_mse, retention_accuracy = res.retention_mse, res.retention_accuracy
     dt = study.integrator.dt
     out = {
-        "mse": (("instance", "epoch"), mse, _attrs("V2", "evaluation mean squared error after each epoch")),
-        "accuracy_curve": (("instance", "epoch"), acc,
+        "mse": (("instance", "epoch"), res.mse, _attrs("V2", "evaluation mean squared error after each epoch")),
+        "accuracy_curve": (("instance", "epoch"), res.accuracy,
                            _attrs("1", "evaluation accuracy after each epoch (NaN: regression)")),
-        "final_mse": (("instance",), mse[:, -1], _attrs("V2", "evaluation MSE after the last epoch")),
-        "accuracy": (("instance",), acc[:, -1], _attrs("1", "accuracy after the last epoch (NaN: regression)")),
-        "converged": (("instance",), ok[:, -1], _attrs("1", "converged at the final epoch")),
-        "epochs_to_converge": (("instance",), e_conv,
+        "final_mse": (("instance",), res.final_mse, _attrs("V2", "evaluation MSE after the last epoch")),
+        "accuracy": (("instance",), res.final_accuracy, _attrs("1", "accuracy after the last epoch (NaN: regression)")),
+        "converged": (("instance",), res.converged, _attrs("1", "converged at the final epoch")),
+        "epochs_to_converge": (("instance",), res.epochs_to_converge,
                                _attrs("1", "first epoch from which the yield criterion holds to the end")),
         "diverged": (("instance",), diverged, _attrs("1", "a weight became non-finite; instance frozen")),
         "diverged_time": (("instance",), np.where(diverged_step >= 0, diverged_step * dt, np.nan),
@@ -66,7 +85,8 @@ def per_instance_variables(study, task, mse, acc, w_init, w_final, diverged, div
     return out
 
 
-def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra_attrs: dict) -> xr.Dataset:
+def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra_attrs: dict,
+                  instances: np.ndarray | None = None) -> xr.Dataset:
     """Stack per-point variables over the sweep grid and add yield, coordinates, attributes.
 
     ``points`` are the sweep assignments in grid order (first key slowest) and
@@ -87,9 +107,10 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
     wc = topo.weight_coords()
     nc = topo.neuron_coords()
     n_inst = point_vars[0]["mse"][1].shape[0]
+    instances = np.arange(n_inst) if instances is None else np.asarray(instances)
     coords = {
-        "instance": ("instance", np.arange(n_inst), _attrs("1", "Monte Carlo instance (simulated chip)")),
-        "epoch": ("epoch", np.arange(study.task.epochs + 1), _attrs("1", "epoch (0: before training)")),
+        "instance": ("instance", instances, _attrs("1", "Monte Carlo instance (simulated chip)")),
+        "epoch": ("epoch", kept_epochs(study), _attrs("1", "epoch (0: before training)")),
         "weight": ("weight", np.arange(topo.n_weights), _attrs("1", "weight (flat index)")),
         "layer": ("weight", wc["layer"], _attrs("1", "weight layer (1 = first layer of weights)")),
         "post": ("weight", wc["post"], _attrs("1", "post-synaptic neuron (0-based)")),

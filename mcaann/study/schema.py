@@ -176,6 +176,13 @@ class Retention(_Section):
     hold_times: list[NonNegSI] = Field(default_factory=list, description="hold times [s]")
 
 
+class Output(_Section):
+    """What is kept of the learning curves (bounded memory and files for large runs)."""
+
+    keep_every: Annotated[int, Field(ge=1)] = Field(1, description="keep every k-th epoch of the curves")
+    curves_dtype: Literal["float64", "float32"] = "float64"
+
+
 class Study(_Section):
     """A whole study: every section of INTERFACE.md with defaults filled in."""
 
@@ -191,6 +198,7 @@ class Study(_Section):
     integrator: Integrator = Field(default_factory=Integrator)
     monte_carlo: MonteCarlo = Field(default_factory=MonteCarlo)
     retention: Retention = Field(default_factory=Retention)
+    output: Output = Field(default_factory=Output)
     yield_: Yield = Field(default_factory=Yield, alias="yield")
     sweep: dict[str, list] = Field(default_factory=dict)
 
@@ -229,8 +237,8 @@ class Study(_Section):
 
         if self.noise.enabled and not SOLVERS[self.integrator.method].supports_noise:
             raise ValueError(
-                f"integrator.method: {self.integrator.method} is for deterministic runs; noise is on (use euler or heun, "
-                "or set noise.enabled = false)"
+                f"integrator.method: {self.integrator.method} is for deterministic runs; noise is on "
+                "(use euler or heun, or set noise.enabled = false)"
             )
         if not math.isfinite(self.circuit.C):
             raise ValueError("circuit.C: must be finite")

@@ -1,0 +1,79 @@
+"""The resume folder ``OUT.parts/``: every finished task's results, written as it completes.
+
+A task file is written whole or not at all (temporary name, then rename), so that a crash,
+``kill -9`` or Ctrl-C leaves only whole tasks; the same command then runs the missing ones.
+``study.toml`` in the folder pins the study, so a folder of another study is never mixed in.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mcaann.engine.driver import InstanceResults
+from mcaann.study.load import StudyError
+
+_FIELDS = ("mse", "accuracy", "w_init", "w_final", "diverged", "diverged_step", "retention_mse",
+           "retention_accuracy", "final_mse", "final_accuracy", "converged", "epochs_to_converge")
+
+
+def parts_dir(out: Path) -> Path:
+    """The resume folder of result file ``out``."""
+    return out.with_name(out.name + ".parts")
+
+
+class PartStore:
+    """Finished tasks of one run, keyed by ``(point, start, stop)``."""
+
+    def __init__(self, folder: Path, study_text: str):
+        self.folder = Path(folder)
+        pinned = self.folder / "study.toml"
+        if pinned.exists():
+            if pinned.read_text() != study_text:
+                raise StudyError(f"--out: {self.folder} holds the unfinished run of another study; "
+                                 "remove it or choose another --out")
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _atomic_text(pinned, study_text)
+
+    def _path(self, key) -> Path:
+        return self.folder / f"task_p{key.point}_{key.start}_{key.stop}.npz"
+
+    def load(self, keys) -> dict:
+        """The results of those ``keys`` that are already finished."""
+        out = {}
+        for key in keys:
+            path = self._path(key)
+            if path.exists():
+                with np.load(path) as z:
+                    kw = {f: (z[f] if f in z else None) for f in _FIELDS}
+                    params = {k[len("param__"):]: z[k] for k in z.files if k.startswith("param__")}
+                out[key] = InstanceResults(start=key.start, stop=key.stop, params=params, **kw)
+        return out
+
+    def save(self, key, res: InstanceResults) -> None:
+        arrays = {f: getattr(res, f) for f in _FIELDS if getattr(res, f) is not None}
+        arrays.update({f"param__{k}": v for k, v in res.params.items()})
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, self._path(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
