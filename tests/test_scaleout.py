@@ -136,3 +136,27 @@ def test_dask_local_cluster_with_a_killed_worker_equals_single_run(single):
         assert not t.is_alive()
     assert victim is not None
     _same_numbers(single, result["ds"])
+
+
+def test_ctrl_c_stops_quickly_exits_130_and_resumes(tmp_path, single):
+    out = tmp_path / "int.nc"
+    parts = Path(str(out) + ".parts")
+    # a run long enough to be interrupted mid-task
+    cmd = [sys.executable, "-m", "mcaann.cli", "run", *ARGS, "--out", str(out), "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if parts.exists() and list(parts.glob("task_*.npz")):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.time() - t0 < 3.0
+    assert proc.returncode == 130
+    assert "run the same command again to resume" in err
+    assert not out.exists() and parts.exists()
+    res = runner.invoke(app, ["run", *ARGS, "--out", str(out)])
+    assert res.exit_code == 0
+    _same_numbers(single, open_result(out))
