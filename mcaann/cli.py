@@ -102,6 +102,7 @@ def run(
     keep_every: Annotated[int | None, typer.Option(help="keep every k-th epoch of the learning curves")] = None,
     curves_float32: Annotated[bool, typer.Option(help="store learning curves as float32")] = False,
     chunk: Annotated[int | None, typer.Option(help="instances per task (results do not depend on it)")] = None,
+    check_dt: Annotated[bool, typer.Option("--check-dt", help="rerun 64 instances at dt/2 and compare")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
 ) -> None:
     """Run a study and write its result dataset (netCDF). Rerun the same command to resume."""
@@ -139,9 +140,11 @@ def run(
                 def progress(done, total):
                     bar.update(tid, completed=done, total=total)
 
-                ds = run_study(st, threads=threads, progress=progress, out=path, shard=shard_kn, dask=dask, chunk=chunk)
+                ds = run_study(st, threads=threads, progress=progress, out=path, shard=shard_kn, dask=dask, chunk=chunk,
+                               check_dt_sample=64 if check_dt else None)
         else:
-            ds = run_study(st, threads=threads, out=path, shard=shard_kn, dask=dask, chunk=chunk)
+            ds = run_study(st, threads=threads, out=path, shard=shard_kn, dask=dask, chunk=chunk,
+                               check_dt_sample=64 if check_dt else None)
     except StudyError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -156,10 +156,31 @@ def _dask(study, points, todo: list[TaskKey], address: str, threads) -> Iterable
             cluster.close()
 
 
+#: --check-dt warns when a weight moves more than this between dt and dt/2 [V]
+CHECK_DT_TOLERANCE_V = 1e-3
+
+
+def check_dt(study, n_sample: int = 64, threads: int | None = None) -> dict:
+    """Rerun a sample of instances at ``dt / 2`` (noise off in both runs, so that only the step
+    size differs) at every sweep point; the largest final weight [V] and MSE [V^2] differences."""
+    points = sweep_points(study)
+    n = min(n_sample, study.monte_carlo.instances)
+    dw = dmse = 0.0
+    for point in points:
+        st = study.at(point) if point else study
+        base = {"noise.enabled": False}
+        a = run_instances(st.at(base), 0, n, threads)
+        b = run_instances(st.at({**base, "integrator.dt": st.integrator.dt / 2}), 0, n, threads)
+        dw = max(dw, float(np.max(np.abs(a.w_final - b.w_final))))
+        dmse = max(dmse, float(np.max(np.abs(a.mse[:, -1] - b.mse[:, -1]))))
+    return {"check_dt_instances": n, "check_dt_max_dw": dw, "check_dt_max_dmse": dmse,
+            "check_dt_ok": int(dw <= CHECK_DT_TOLERANCE_V)}
+
+
 def run_study(study=None, *, threads: int | None = None, progress: Callable[[int, int], None] | None = None,
               overrides: dict | None = None, sweeps: dict | None = None, out: str | Path | None = None,
               shard: tuple[int, int] | None = None, dask: str | None = None, chunk: int | None = None,
-              **kw) -> xr.Dataset:
+              check_dt_sample: int | None = None, **kw) -> xr.Dataset:
     """Run a study and return its result dataset.
 
     Parameters
@@ -182,6 +203,9 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
         Address of a ``dask.distributed`` scheduler, or ``"local"`` for a ``LocalCluster``.
     chunk
         Instances per task (default: up to 16 kernel blocks). Results do not depend on it.
+    check_dt_sample
+        If given, rerun that many instances at ``dt / 2`` and record the differences
+        (attributes ``check_dt_*``; see :func:`check_dt`).
     **kw
         Further overrides with ``__`` for dots, e.g. ``monte_carlo__instances=100``.
 
@@ -220,6 +244,8 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
     if shard is not None:
         lo, hi = shard_range(st.monte_carlo.instances, shard)
         attrs.update(shard=f"{shard[0]}/{shard[1]}", shard_start=lo, shard_stop=hi)
+    if check_dt_sample:
+        attrs.update(check_dt(st, check_dt_sample, threads))
     ds = assemble(st, points, results, attrs)
     if out:
         write_result(ds, out)

@@ -67,5 +67,9 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
                f"yield: final MSE <= {a.get('mse_threshold', float('nan')):.3g} V²"]
     if "wall_time" in a:
         caption.append(f"wall {a['wall_time']:.1f} s, {a['instance_steps_per_second']:.3g} instance-steps/s")
+    if "check_dt_max_dw" in a:
+        verdict = "ok" if a["check_dt_ok"] else "WARNING: dt too coarse, results depend on the step"
+        caption.append(f"dt/2 check on {a['check_dt_instances']} instances: max |dw| = "
+                       f"{a['check_dt_max_dw']:.2g} V, max |dMSE| = {a['check_dt_max_dmse']:.2g} V² ({verdict})")
     t.caption = "; ".join(caption)
     return t
