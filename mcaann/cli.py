@@ -239,6 +239,19 @@ def report(
             console.print(f"figure: {p}")
 
 
+@app.command()
+def bench(quick: Annotated[bool, typer.Option(help="smaller runs (a rough table in about a minute)")] = False) -> None:
+    """Measure the engine against NumPy, ngspice and this machine's ceiling; print one table."""
+    from rich.table import Table
+
+    from mcaann.bench.engine_bench import run_benchmark
+
+    t = Table("what", "instance-steps/s or ratio", title="mcaann benchmark")
+    for what, fig in run_benchmark(quick):
+        t.add_row(what, fig)
+    console.print(t)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -1,0 +1,153 @@
+"""The benchmark table: engine vs NumPy vs ngspice vs this machine's ceiling, one run, one machine.
+
+Figures are instance-steps per second (one instance advanced by one ``dt``). The ceiling counts the
+exponentials and arithmetic per instance-step of the XOR network and times them with vectorised
+Numba micro-kernels on this CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from mcaann.circuit.network import Topology
+from mcaann.engine.driver import run_instances, study_task
+from mcaann.engine.mathfn import exp_float64
+from mcaann.study import load_study
+
+IDEAL = "xor_ideal"
+REALISTIC = "xor"
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _exp_kernel(x, out, reps):
+    for b in prange(out.shape[0] // 256):
+        for _ in range(reps):
+            for i in range(b * 256, b * 256 + 256):
+                out[i] = exp_float64(x[i] + out[i] * 1e-300)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _fma_kernel(a, out, reps):
+    for b in prange(out.shape[0] // 256):
+        for _ in range(reps):
+            for i in range(b * 256, b * 256 + 256):
+                out[i] = out[i] * a[i] + 1e-3
+
+
+def _rate(fn, elements: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return elements / best
+
+
+def machine_ceiling(threads: int) -> dict:
+    """Vectorised exp and multiply-add throughput of this CPU [per second] on ``threads`` threads."""
+    numba.set_num_threads(threads)
+    n, reps = 256 * 64, 200
+    x = np.random.default_rng(0).uniform(-5, 5, n)
+    out = np.zeros(n)
+    exp_rate = _rate(lambda: _exp_kernel(x, out, reps), n * reps)
+    a = np.full(n, 0.999)
+    fma_rate = _rate(lambda: _fma_kernel(a, out, reps), n * reps)
+    return {"exp_per_s": exp_rate, "fma_per_s": fma_rate}
+
+
+def op_count(layers, saturating: bool) -> dict:
+    """Exponentials and multiply-adds per instance-step (one Euler step, teaching on).
+
+    Per synapse: forward, backward (hidden layers only) and update multipliers (3 multiply-adds
+    each, plus a tanh = one exp when saturating), the pump (a tanh when saturating), leakage and
+    the update (4); per neuron: activation and derivative (an exp each, 6 multiply-adds).
+    """
+    topo = Topology(tuple(layers))
+    nw = topo.n_weights
+    n_bwd = sum(topo.layers[l] * topo.layers[l - 1] for l in range(2, len(layers)))
+    mults = 2 * nw + n_bwd
+    exps = 2 * topo.n_neurons + (mults + nw if saturating else 0)
+    fmas = 3 * mults + 4 * nw + 6 * topo.n_neurons + (5 * (mults + nw) if saturating else 0)
+    return {"exp": exps, "fma": fmas}
+
+
+def engine_rate(name: str, dtype: str, threads: int, instances: int = 4096, epochs: int = 3) -> float:
+    st = load_study(name, {"integrator.dtype": dtype, "task.epochs": epochs})
+    run_instances(st, 0, 64, threads)  # compile / load
+    t = time.perf_counter()
+    run_instances(st, 0, instances, threads)
+    wall = time.perf_counter() - t
+    return instances * epochs * study_task(st).n_rows * st.steps_per_row / wall
+
+
+def numpy_rate(name: str, instances: int = 4096, epochs: int = 1) -> float:
+    from mcaann.bench.numpy_baseline import train_euler
+    from mcaann.variability.mismatch import sample_instances
+
+    st = load_study(name, {"task.epochs": epochs, "noise.enabled": False})
+    topo = Topology(tuple(st.network.layers))
+    params = sample_instances(st, topo, np.arange(instances))
+    task = study_task(st)
+    t = time.perf_counter()
+    train_euler(st, topo, params, params["w_init"], task.x, task.t, epochs)
+    wall = time.perf_counter() - t
+    return instances * epochs * task.n_rows * st.steps_per_row / wall
+
+
+def ngspice_rate(name: str, epochs: int = 5) -> float | None:
+    from mcaann.spice.ngspice import ngspice_available, spice_final_weights
+
+    if not ngspice_available():
+        return None
+    st = load_study(name, {"task.epochs": epochs, "noise.enabled": False, "integrator.method": "rk4"})
+    t = time.perf_counter()
+    spice_final_weights(st, 0, epochs)
+    wall = time.perf_counter() - t
+    return epochs * study_task(st).n_rows * st.steps_per_row / wall
+
+
+def run_benchmark(quick: bool = False) -> list[tuple[str, str]]:
+    """Every figure of the table, measured now; rows of (what, figure)."""
+    cores = numba.config.NUMBA_NUM_THREADS
+    inst = 1024 if quick else 4096
+    rows: list[tuple[str, str]] = [("machine", f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
+                                               f"cores, numba {numba.__version__}")]
+    rates = {}
+    for name, label in ((IDEAL, "ideal"), (REALISTIC, "realistic")):
+        for dtype in ("float64", "float32"):
+            for th in sorted({1, cores}):
+                r = engine_rate(name, dtype, th, inst)
+                rates[(label, dtype, th)] = r
+                rows.append((f"engine {label} XOR, {dtype}, {th} thread(s)", f"{r:.3g}"))
+    rows.append(("engine 2 threads / 1 thread (ideal, float64)",
+                 f"{rates[('ideal', 'float64', cores)] / rates[('ideal', 'float64', 1)]:.2f}x"))
+    rows.append(("realistic / ideal (float64, all threads)",
+                 f"{rates[('realistic', 'float64', cores)] / rates[('ideal', 'float64', cores)]:.2f}"))
+    np_ideal = numpy_rate(IDEAL, 256 if quick else 1024)
+    rows.append(("NumPy float64 vectorised, ideal XOR, 1 process", f"{np_ideal:.3g}"))
+    ratio = rates[("ideal", "float64", cores)] / np_ideal
+    rows.append(("engine / NumPy (ideal, float64, all threads)", f"{ratio:.0f}x"))
+    sp = ngspice_rate(REALISTIC, 2 if quick else 5)
+    if sp is None:
+        rows.append(("ngspice, one instance", "ngspice not installed"))
+    else:
+        rows.append(("ngspice, one instance of the realistic XOR (noise off)", f"{sp:.3g}"))
+        rows.append(("engine / ngspice per instance (realistic, float64, all threads)",
+                     f"{rates[('realistic', 'float64', cores)] / sp:.0f}x"))
+    for th in sorted({1, cores}):
+        ceil = machine_ceiling(th)
+        ops = op_count([2, 8, 1], saturating=False)
+        t_step = ops["exp"] / ceil["exp_per_s"] + ops["fma"] / ceil["fma_per_s"]
+        rows.append((f"ceiling, ideal XOR, {th} thread(s): {ops['exp']} exp + {ops['fma']} FMA per step",
+                     f"{1 / t_step:.3g} (exp {ceil['exp_per_s']:.3g}/s, FMA {ceil['fma_per_s']:.3g}/s)"))
+        rows.append((f"engine / ceiling (ideal, float64, {th} thread(s))",
+                     f"{rates[('ideal', 'float64', th)] * t_step:.0%}"))
+    numba.set_num_threads(cores)
+    return rows

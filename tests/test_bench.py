@@ -1,0 +1,23 @@
+"""The NumPy baseline of the benchmark computes what the engine computes."""
+
+import numpy as np
+
+from mcaann.bench.engine_bench import op_count
+from mcaann.bench.numpy_baseline import train_euler
+from mcaann.circuit.network import Topology
+from mcaann.engine.driver import run_instances, study_task
+from mcaann.study import load_study
+
+
+def test_numpy_baseline_matches_engine():
+    st = load_study("xor", {"task.epochs": 2, "noise.enabled": False, "leakage.G_leak": 1e-9})
+    r = run_instances(st, 0, 8)
+    task = study_task(st)
+    w = train_euler(st, Topology((2, 8, 1)), r.params, r.w_init, task.x, task.t, 2)
+    np.testing.assert_allclose(w, r.w_final, atol=1e-11)
+
+
+def test_op_count():
+    ops = op_count([2, 8, 1], saturating=False)
+    assert ops["exp"] == 18  # activation and derivative of 9 neurons
+    assert op_count([2, 8, 1], saturating=True)["exp"] == 18 + (2 * 33 + 8) + 33
