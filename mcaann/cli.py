@@ -217,6 +217,55 @@ def validate(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None
 
 
 @app.command()
+def spice(
+    study: StudyArg = None,
+    instance: Annotated[int, typer.Option(help="instance (chip) to export, 0-based")] = 0,
+    out: Annotated[Path | None, typer.Option(help="netlist file (default results/<study>-<instance>.cir)")] = None,
+    point: Annotated[int | None, typer.Option(help="sweep point to export, 0-based, first sweep key slowest")] = None,
+    check: Annotated[bool, typer.Option(help="run ngspice and the engine on it; print max |w difference|")] = False,
+    instances: Annotated[int | None, typer.Option(help="number of instances (chips)")] = None,
+    seed: Annotated[int | None, typer.Option(help="study seed")] = None,
+    set_: SetOpt = None,
+    sweep: SweepOpt = None,
+) -> None:
+    """Write an ngspice netlist of one instance (block-level, its own sampled parameters)."""
+    import time
+
+    from mcaann.engine.driver import study_task
+    from mcaann.spice.netlist import netlist, sweep_point
+
+    try:
+        st = sweep_point(_load(study, set_, sweep, instances, seed), point)
+        study_task(st)
+        text = netlist(st, instance)
+    except StudyError as exc:
+        _fail(str(exc))
+    path = out or Path("results") / f"{st.name}-{instance}.cir"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        _fail(f"--out {path}: {exc.strerror}")
+    console.print(f"written: {path}")
+    if not check:
+        return
+    from mcaann.spice.ngspice import NgspiceError, check_instance, ngspice_available
+
+    if not ngspice_available():
+        _fail("--check: ngspice is not installed (apt-get install ngspice)", 1)
+    t0 = time.perf_counter()
+    try:
+        diff = check_instance(st, instance)
+    except NgspiceError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: netlist written, no check", err=True)
+        raise typer.Exit(130) from None
+    console.print(f"ngspice vs engine ({st.integrator.method}, dt = {st.integrator.dt:g} s, noise off): "
+                  f"max |w difference| = {diff * 1e6:.3g} uV ({time.perf_counter() - t0:.1f} s)")
+
+
+@app.command()
 def report(
     result: Annotated[Path, typer.Argument(help="result file (.nc)")],
     plots: Annotated[Path | None, typer.Option(help="folder for PNG figures")] = None,

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from mcaann.circuit.blocks import NEU_INDEX, SYN_INDEX
 
-CODEGEN_VERSION = "5"
+CODEGEN_VERSION = "6"
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _mult(spec: KernelSpec, tag: str, a: str, b: str, k: str) -> str:
     km, va, vb, ki = (SYN_INDEX[f"{n}_{tag}"] for n in ("km", "voffa", "voffb", "ki"))
     prod = f"P[{km}, {k}, b] * ({a} + P[{va}, {k}, b]) * ({b} + P[{vb}, {k}, b])"
     if spec.sat_mult:
-        return f"P[{ki}, {k}, b] * TANH(({prod}) / P[{ki}, {k}, b])"
+        return f"P[{ki}, {k}, b] * SAT(({prod}) / P[{ki}, {k}, b])"
     return prod
 
 
@@ -164,7 +164,7 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
                             src(f"g = P[{p['re_upd']}, k, b] * ({_mult(spec, 'upd', 'delta[n, b]', f'act{l - 1}[i, b]', 'k')})")
                             src(f"x = P[{p['kg']}, k, b] * vt * g")
                             if spec.sat_pump:
-                                src(f"ichg = -P[{p['imax']}, k, b] * TANH(x / P[{p['imax']}, k, b])")
+                                src(f"ichg = -P[{p['imax']}, k, b] * SAT(x / P[{p['imax']}, k, b])")
                             else:
                                 src("ichg = -x")
                             if spec.leak:
@@ -314,7 +314,7 @@ def generate(spec: KernelSpec) -> str:
     src("import numpy as np")
     src("from numba import njit, prange")
     src("from mcaann.variability.rng import uniform, STREAM_NOISE, STREAM_SHUFFLE")
-    src(f"from mcaann.engine.mathfn import exp_{F} as EXP, tanh_{F} as TANH, normal_pair_fast as normal_pair")
+    src(f"from mcaann.engine.mathfn import exp_{F} as EXP, sat_{F} as SAT, normal_pair_fast as normal_pair")
     src(f"F = np.{F}")
     src("ZERO = F(0.0)")
     src("ONE = F(1.0)")

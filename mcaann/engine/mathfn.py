@@ -359,3 +359,26 @@ def normal_pair_fast(c0, c1, c2, c3, k0, k1):
     rad = math.sqrt(-2.0 * log_float64(u1))
     c, s = sincos_2pi_float64(u2)
     return rad * c, rad * s
+
+
+@njit(cache=True, inline="always")
+def sat_float64(x):
+    """tanh(x) to an absolute error of ~2e-16 (not relative near 0), for saturating blocks.
+
+    ``1 - 2 / (exp(2x) + 1)``: one exp and one division, no branches. A multiplier's
+    ``K_I * sat(p / K_I)`` is then exact to ~1e-16 K_I amperes, far below any current that
+    matters, at about half the cost of a relatively accurate tanh. NaN gives NaN.
+    """
+    x = float(x)
+    xc = _TANH_CLAMP64 if x > _TANH_CLAMP64 else x
+    xc = -_TANH_CLAMP64 if xc < -_TANH_CLAMP64 else xc
+    return 1.0 - _fdiv(2.0, exp_float64(xc + xc) + 1.0)
+
+
+@njit(cache=True, inline="always")
+def sat_float32(x):
+    """float32 version of :func:`sat_float64` (absolute error ~1e-7)."""
+    x = np.float32(x)
+    xc = _F_TANH_CLAMP if x > _F_TANH_CLAMP else x
+    xc = -_F_TANH_CLAMP if xc < -_F_TANH_CLAMP else xc
+    return np.float32(1.0) - _fdiv(np.float32(2.0), exp_float32(xc + xc) + np.float32(1.0))

@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from mcaann.circuit.network import Topology
+from mcaann.study.load import StudyError, sweep_points
 
 #: Conductance of the rail clamp [S] (see the module docstring).
 G_CLAMP = 1.0
@@ -41,8 +42,28 @@ G_CLAMP = 1.0
 T_EDGE = 1e-12
 
 
-class SpiceExportError(ValueError):
-    """A study that cannot be exported; ``str()`` names the field and the reason."""
+class SpiceExportError(StudyError):
+    """A study that cannot be exported (bad input); ``str()`` names the field and the reason."""
+
+
+def sweep_point(study, point: int | None = None):
+    """The study at sweep point ``point`` (0-based, first sweep key slowest, as ``run`` orders them).
+
+    A study without a sweep is returned as it is (``point`` must then be None or 0); a sweep of
+    one point needs no ``point``.
+    """
+    pts = sweep_points(study)
+    if not study.sweep:
+        if point not in (None, 0):
+            raise SpiceExportError(f"point: the study has no sweep, so only point 0 exists (got {point})")
+        return study
+    if point is None:
+        if len(pts) > 1:
+            raise SpiceExportError(f"point: the sweep has {len(pts)} points; choose one (0..{len(pts) - 1})")
+        point = 0
+    if not 0 <= point < len(pts):
+        raise SpiceExportError(f"point: must be in 0..{len(pts) - 1} (got {point})")
+    return study.at(pts[point])
 
 
 def _n(v: float) -> str:
@@ -134,16 +155,18 @@ def instance_parameters(study, instance: int) -> dict[str, np.ndarray]:
 def netlist(study, instance: int, epochs: int | None = None) -> str:
     """The ngspice netlist of ``instance`` (0-based) training for ``epochs`` (default: the study's).
 
-    ``study`` is one point (no ``[sweep]`` table). Raises ``SpiceExportError`` for a study that
-    cannot be exported (a sweep table, a negative instance).
+    ``study`` is one point (no ``[sweep]`` table: see ``sweep_point``). Raises ``SpiceExportError``
+    (a ``StudyError``) for a study that cannot be exported (a sweep table, an instance out of range).
     """
     from mcaann import __version__
     from mcaann.engine.driver import study_task
 
     if study.sweep:
         raise SpiceExportError("sweep: export one sweep point (Study.at(point)), not a whole sweep")
-    if instance < 0:
-        raise SpiceExportError(f"instance: must be >= 0 (got {instance})")
+    n_inst = study.monte_carlo.instances
+    if not 0 <= instance < n_inst:
+        raise SpiceExportError(
+            f"instance: must be in 0..{n_inst - 1} (monte_carlo.instances = {n_inst}; got {instance})")
     epochs = study.task.epochs if epochs is None else int(epochs)
     if epochs < 1:
         raise SpiceExportError(f"epochs: must be >= 1 (got {epochs})")
@@ -172,8 +195,8 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
         "*   y_<l>_<j> activation, d_<l>_<j> derivative, e_<l>_<j> error, delta_<l>_<j> local gradient,",
         "*   g_<l>_<j>_<i> gradient voltage R_e*M_upd, sf_<l>_<j> / sb_<l>_<j> virtual grounds whose",
         "*   0 V sources Vsf_<l>_<j> / Vsb_<l>_<j> carry the summed forward / backward multiplier currents.",
-        f"* Rails [{c.V_lo!r}, {c.V_hi!r}] V: clamp current -G_clamp*(uramp(w-V_hi)-uramp(V_lo-w)), "
-        f"G_clamp = {G_CLAMP!r} S,",
+        f"* Rails [{c.V_lo!r}, {c.V_hi!r}] V: clamp current -G_clamp*(ramp(w-V_hi)-ramp(V_lo-w)), "
+        f"G_clamp = {G_CLAMP!r} S (finite rails only),",
         "*   zero between the rails (the engine clips w to the rails after every step).",
         f"* Rows: T_row = {t_row!r} s, T_settle = {t_settle!r} s, PWL edges {edge!r} s centred on the switching times.",
         "",
