@@ -10,8 +10,36 @@ __version__ = "0.1.0"
 
 from mcaann.io.netcdf import open_result, write_result  # noqa: E402
 from mcaann.runner import run_study  # noqa: E402
-from mcaann.stats.yield_ import wilson_interval  # noqa: E402
+from mcaann.stats import (  # noqa: E402
+    convergence_stats,
+    learning_curve_bands,
+    separating_parameters,
+    spearman_attribution,
+    wilson_interval,
+)
 from mcaann.study.load import load_study  # noqa: E402
 from mcaann.study.schema import Study  # noqa: E402
 
-__all__ = ["Study", "load_study", "open_result", "run_study", "wilson_interval", "write_result"]
+__all__ = [
+    "Study",
+    "attribution_table",
+    "convergence_stats",
+    "learning_curve_bands",
+    "load_study",
+    "open_result",
+    "run_study",
+    "separating_parameters",
+    "spearman_attribution",
+    "wilson_interval",
+    "write_figures",
+    "write_result",
+]
+
+
+def __getattr__(name: str):
+    # figures import matplotlib: loaded on first use, so that the command line starts fast
+    if name in ("attribution_table", "write_figures"):
+        from mcaann.report import figures
+
+        return getattr(figures, name)
+    raise AttributeError(f"module 'mcaann' has no attribute {name!r}")

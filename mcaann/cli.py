@@ -281,6 +281,9 @@ def report(
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
         _fail(f"{result}: not a result file ({exc.__class__.__name__})")
     console.print(summary_table(ds))
+    from mcaann.report.figures import attribution_table
+
+    console.print(attribution_table(ds))
     if plots is not None:
         from mcaann.report.figures import write_figures
 

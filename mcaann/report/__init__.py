@@ -1,4 +1,4 @@
-"""Reports made from a result dataset alone: summary tables and figures."""
+"""Reports made from a result dataset alone: summary tables and figures (``report.figures``)."""
 
 from mcaann.report.summary import summary_table
 

@@ -146,8 +146,7 @@ def convergence_stats(ds: xr.Dataset, quantiles: Sequence[float] = (0.1, 0.5, 0.
     conv = ds["converged"].transpose(*dims, "instance")
     n_inst = int(ds.sizes["instance"])
     out = xr.Dataset(coords=coords)
-    out["n_instances"] = xr.full_like(conv.isel(instance=0), n_inst, dtype=int).drop_vars(
-        "instance", errors="ignore")
+    out["n_instances"] = conv.count("instance").astype(int)
     out["n_instances"].attrs.update(units="1", long_name="Monte Carlo instances")
     out["n_converged"] = conv.sum("instance").astype(int)
     out["n_converged"].attrs.update(units="1", long_name="instances converged at the final epoch")
@@ -193,8 +192,8 @@ def instance_bands(da: xr.DataArray, quantiles: Sequence[float] = (0.1, 0.5, 0.9
     Returns
     -------
     xarray.DataArray
-        ``da``'s dimensions with ``instance`` replaced by ``quantile`` (placed after the sweep
-        dimensions), same units.
+        ``da``'s dimensions with ``instance`` replaced by ``quantile`` (in the same place), same
+        units.
     """
     q = np.asarray(quantiles, dtype=float)
     if q.ndim != 1 or np.any((q < 0) | (q > 1)):
@@ -209,10 +208,7 @@ def instance_bands(da: xr.DataArray, quantiles: Sequence[float] = (0.1, 0.5, 0.9
     coords = {k: v for k, v in da.coords.items() if "instance" not in v.dims}
     coords["quantile"] = ("quantile", q, {"units": "1", "long_name": "quantile level over instances"})
     out = xr.DataArray(res, dims=("quantile", *others), coords=coords, name=da.name, attrs=dict(da.attrs))
-    # sweep dimensions first, then quantile, then the rest (epoch, hold_time, ...)
-    lead = [d for d in others if d not in ("epoch", "hold_time", "weight", "neuron")]
-    rest = [d for d in others if d not in lead]
-    return out.transpose(*lead, "quantile", *rest)
+    return out.transpose(*[("quantile" if d == "instance" else d) for d in da.dims])
 
 
 def learning_curve_bands(ds: xr.Dataset, quantiles: Sequence[float] = (0.1, 0.5, 0.9),

@@ -150,8 +150,8 @@ class Task(_Section):
 class Integrator(_Section):
     """Fixed-step integrator, shared by all instances."""
 
-    method: Literal["euler", "heun", "rk4"] = "euler"
-    dt: PositiveSI = Field(1e-9, description="time step [s]")
+    method: Literal["euler", "heun", "rk4"] = "heun"
+    dt: PositiveSI = Field(5e-9, description="time step [s]")
     dtype: Literal["float64", "float32"] = "float64"
 
 
