@@ -86,7 +86,8 @@ def assemble(study, points: list[dict], results: dict[TaskKey, InstanceResults],
     task = study_task(study)
     point_vars = []
     for p, point in enumerate(points):
-        r = _concat([v for k, v in results.items() if k.point == p])
+        keys = [k for k in results if k.point == p]
+        r = _concat([results.pop(k) for k in keys])  # frees each task's arrays once joined
         st = study.at(point) if point else study
         point_vars.append(per_instance_variables(st, r))
     return build_dataset(study, task, points, point_vars, extra_attrs, instances=np.arange(r.start, r.stop))

@@ -10,7 +10,8 @@ from mcaann.study import load_study
 
 
 def test_numpy_baseline_matches_engine():
-    st = load_study("xor", {"task.epochs": 2, "noise.enabled": False, "leakage.G_leak": 1e-9})
+    st = load_study("xor", {"task.epochs": 2, "noise.enabled": False, "leakage.G_leak": 1e-9,
+                            "integrator.method": "euler", "integrator.dt": 1e-9})
     r = run_instances(st, 0, 8)
     task = study_task(st)
     w = train_euler(st, Topology((2, 8, 1)), r.params, r.w_init, task.x, task.t, 2)

@@ -96,7 +96,7 @@ def test_unknown_study_and_report_of_missing_file(tmp_path):
 def test_check_dt_reports_and_warns_for_a_coarse_step(tmp_path):
     out = tmp_path / "c.nc"
     res = runner.invoke(app, ["run", "xor_ideal", "--out", str(out), "--instances", "64", "--set", "task.epochs=5",
-                              "--set", "integrator.dt=25n", "--check-dt"])
+                              "--set", "integrator.dt=25n", "--set", "integrator.method=euler", "--check-dt"])
     assert res.exit_code == 0, res.output
     ds = open_result(out)
     assert ds.attrs["check_dt_max_dw"] > 1e-3 and ds.attrs["check_dt_ok"] == 0

@@ -21,6 +21,8 @@ from mcaann.engine.mathfn import exp_float64
 from mcaann.study import load_study
 
 IDEAL = "xor_ideal"
+#: the benchmark's common work: forward Euler at 1 ns (instance-steps of 1 ns)
+EULER_1NS = {"integrator.method": "euler", "integrator.dt": 1e-9}
 REALISTIC = "xor"
 
 
@@ -79,7 +81,7 @@ def op_count(layers, saturating: bool) -> dict:
 
 
 def engine_rate(name: str, dtype: str, threads: int, instances: int = 4096, epochs: int = 3) -> float:
-    st = load_study(name, {"integrator.dtype": dtype, "task.epochs": epochs})
+    st = load_study(name, {"integrator.dtype": dtype, "task.epochs": epochs, **EULER_1NS})
     run_instances(st, 0, 64, threads)  # compile / load
     t = time.perf_counter()
     run_instances(st, 0, instances, threads)
@@ -91,7 +93,7 @@ def numpy_rate(name: str, instances: int = 4096, epochs: int = 1) -> float:
     from mcaann.bench.numpy_baseline import train_euler
     from mcaann.variability.mismatch import sample_instances
 
-    st = load_study(name, {"task.epochs": epochs, "noise.enabled": False})
+    st = load_study(name, {"task.epochs": epochs, "noise.enabled": False, **EULER_1NS})
     topo = Topology(tuple(st.network.layers))
     params = sample_instances(st, topo, np.arange(instances))
     task = study_task(st)

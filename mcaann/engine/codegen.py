@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from mcaann.circuit.blocks import NEU_INDEX, SYN_INDEX
 
-CODEGEN_VERSION = "6"
+CODEGEN_VERSION = "8"
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,9 @@ def _forward(src: _Src, spec: KernelSpec, wsrc: str, with_derivative: bool) -> N
             with src.indent():
                 q = NEU_INDEX
                 src(f"act{l}[j + 1, b] = Q[{q['v_amp']}, n, b] / (ONE + EXP(-(acc[b] - Q[{q['ioff']}, n, b]) / Q[{q['iref']}, n, b]))")
-                if with_derivative:
+            if with_derivative:  # its own loop: one store per loop keeps LLVM's alias checks few
+                src("for b in range(B):")
+                with src.indent():
                     src(f"s = ONE / (ONE + EXP(-(acc[b] - Q[{q['ioff_d']}, n, b]) / Q[{q['iref_d']}, n, b]))")
                     src(f"dd[n, b] = Q[{q['a_d']}, n, b] * s * (ONE - s)")
         woff += npost * (npre + 1)
@@ -159,10 +161,14 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
                     src(f"for i in range({npre + 1}):")
                     with src.indent():
                         src(f"k = {wo[l - 1]} + j * {npre + 1} + i")
+                        # two loops, so that each reads few enough arrays for LLVM to vectorise it
+                        # (its runtime alias checks stop at 8 pointers)
                         src("for b in range(B):")
                         with src.indent():
-                            src(f"g = P[{p['re_upd']}, k, b] * ({_mult(spec, 'upd', 'delta[n, b]', f'act{l - 1}[i, b]', 'k')})")
-                            src(f"x = P[{p['kg']}, k, b] * vt * g")
+                            src(f"acc[b] = P[{p['re_upd']}, k, b] * ({_mult(spec, 'upd', 'delta[n, b]', f'act{l - 1}[i, b]', 'k')})")
+                        src("for b in range(B):")
+                        with src.indent():
+                            src(f"x = P[{p['kg']}, k, b] * vt * acc[b]")
                             if spec.sat_pump:
                                 src(f"ichg = -P[{p['imax']}, k, b] * SAT(x / P[{p['imax']}, k, b])")
                             else:

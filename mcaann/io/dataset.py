@@ -100,8 +100,11 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
     sdims = tuple(sweep_dim(k) for k in keys)
     data_vars = {}
     for name, (dims, _, attrs) in point_vars[0].items():
-        stacked = np.stack([pv[name][1] for pv in point_vars])
-        stacked = stacked.reshape(shape + stacked.shape[1:])
+        if len(point_vars) == 1:  # no sweep: no copy
+            stacked = point_vars[0][name][1]
+        else:
+            stacked = np.stack([pv[name][1] for pv in point_vars])
+            stacked = stacked.reshape(shape + stacked.shape[1:])
         data_vars[name] = (sdims + dims, stacked, attrs)
     topo = Topology(tuple(study.network.layers))
     wc = topo.weight_coords()
