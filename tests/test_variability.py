@@ -183,3 +183,25 @@ def test_hold_noise_variance():
     theta = G / C
     assert w.mean() == pytest.approx(0.5 * math.exp(-theta * t), abs=5 * math.sqrt(kT / C / n))
     assert abs(w.var() / (kT / C * (1 - math.exp(-2 * theta * t))) - 1) < 5 * math.sqrt(2 / n)
+
+
+def test_spatial_gradient_is_a_plane_per_die_with_the_declared_sigma():
+    from mcaann.variability.mismatch import sample_instances
+
+    s = 2e3  # 0.2 % per um
+    st = load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0, "process.A_C": 0.0,
+                            "mismatch.gradient": s, "mismatch.gradient_offset": 50.0})
+    topo = Topology((2, 8, 1))
+    p = sample_instances(st, topo, np.arange(N_INST))
+    xw, yw, _, _ = topo.positions(st.mismatch.pitch)
+    A = np.column_stack([xw, yw])
+    rel = p["km_fwd"] / st.circuit.K_m - 1
+    coef, res, *_ = np.linalg.lstsq(A, rel.T, rcond=None)
+    np.testing.assert_allclose(A @ coef, rel.T, atol=1e-15)  # exactly linear in position
+    for slope in coef:  # per-axis slopes over dies: N(0, s^2)
+        assert abs(slope.std() / s - 1) < _sd_tol(N_INST)
+    off = np.linalg.lstsq(A, p["voffa_upd"].T, rcond=None)[0]
+    assert abs(off[0].std() / 50.0 - 1) < _sd_tol(N_INST)
+    # off by default
+    assert np.all(sample_instances(load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0}), topo,
+                                   np.arange(3))["km_fwd"] == st.circuit.K_m)

@@ -78,3 +78,27 @@ class Topology:
                 lay.append(l)
                 idx.append(j)
         return {"neuron_layer": np.array(lay), "neuron_index": np.array(idx)}
+
+    def positions(self, pitch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Layout positions [m] of weights and neurons, centred on the array: ``(xw, yw, xn, yn)``.
+
+        Each layer is a block of columns: one column per pre-synaptic input (bias first), then
+        the column of its neurons; row ``j`` holds post-synaptic neuron ``j``.
+        """
+        xw, yw, xn, yn = [], [], [], []
+        col = 0
+        for l in range(1, len(self.layers)):
+            for j in range(self.layers[l]):
+                for i in range(self.layers[l - 1] + 1):
+                    xw.append(col + i)
+                    yw.append(j)
+            col += self.layers[l - 1] + 1
+            for j in range(self.layers[l]):
+                xn.append(col)
+                yn.append(j)
+            col += 1
+        x0 = np.mean(xw + xn)
+        y0 = np.mean(yw + yn)
+        f = float(pitch)
+        return ((np.array(xw) - x0) * f, (np.array(yw) - y0) * f, (np.array(xn) - x0) * f, (np.array(yn) - y0) * f)
+

@@ -110,6 +110,11 @@ class Mismatch(_Section):
     area_error: PositiveSI = Field(4e-12, description="error circuit device area [m^2]")
     area_delta: PositiveSI = Field(4e-12, description="delta circuit device area [m^2]")
     area_pump: PositiveSI = Field(4e-12, description="charge pump device area [m^2]")
+    gradient: NonNegSI = Field(
+        0.0, description="sigma of a die's linear gradient of relative gains and capacitance, per axis [1/m]"
+    )
+    gradient_offset: NonNegSI = Field(0.0, description="sigma of a die's linear offset-voltage gradient [V/m]")
+    pitch: PositiveSI = Field(20e-6, description="block pitch of the array layout for gradients [m]")
 
 
 class Leakage(_Section):

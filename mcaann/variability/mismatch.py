@@ -11,6 +11,11 @@ and a die-to-die part shared by every block of one kind in an instance (share
 variation does not average out over a device's area); ``scale`` multiplies both parts.
 Leakage conductances are log-normal with median ``G_leak`` (not scaled by ``scale``).
 
+An optional linear spatial gradient (Pelgrom's distance term ``S * D``): each die draws, per
+parameter, a gradient ``(g_x, g_y)`` with sigma ``gradient`` [1/m] (relative, gains and
+capacitors) or ``gradient_offset`` [V/m] (offset voltages; offset currents take it times their
+transconductance), and a block at layout position ``(x, y)`` [m] deviates by ``g_x x + g_y y``.
+
 Every draw is a pure function of (seed, parameter name, instance, block index).
 """
 
@@ -37,6 +42,7 @@ from mcaann.variability.process import resolve_process
 from mcaann.variability.rng import STREAM_W_INIT, standard_normals, stream_id, uniforms
 
 GLOBAL_INDEX = 0xFFFFFFFF  # block index of the die-to-die draw within a parameter's stream
+GRADIENT_INDEX = (0xFFFFFFFE, 0xFFFFFFFD)  # block indices of a die's gradient (x, y) draws
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,24 @@ def pelgrom_sigma(study, spec: ParamSpec) -> Sigma:
     return Sigma(local, glob)
 
 
-def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: int) -> np.ndarray:
-    """Values of one parameter, shape ``(len(instances), n_blocks)`` [SI]."""
+def gradient_sigma(study, spec: ParamSpec) -> float:
+    """Sigma of a die's gradient of this parameter per axis [1/m relative, V/m or A/m]."""
+    mm = study.mismatch
+    if not mm.enabled or spec.kind in (FIXED, LEAK):
+        return 0.0
+    if spec.kind in (GAIN, CAP):
+        return mm.scale * mm.gradient
+    if spec.kind == OFFSET_V:
+        return mm.scale * mm.gradient_offset
+    return mm.scale * mm.gradient_offset * mm.gm_over_I * study.circuit.I_ref
+
+
+def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: int,
+                     positions: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Values of one parameter, shape ``(len(instances), n_blocks)`` [SI].
+
+    ``positions`` are the blocks' layout coordinates ``(x, y)`` [m], for the spatial gradient.
+    """
     nominal = float(spec.nominal(study))
     n = len(instances)
     if spec.kind == FIXED:
@@ -90,11 +112,15 @@ def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: in
         z = standard_normals(seed, stream, instances, np.arange(n_blocks))
         return nominal * np.exp(study.leakage.sigma_ln * z)
     sig = pelgrom_sigma(study, spec)
-    if sig.local == 0.0 and sig.glob == 0.0:
+    s_grad = gradient_sigma(study, spec) if positions is not None else 0.0
+    if sig.local == 0.0 and sig.glob == 0.0 and s_grad == 0.0:
         return np.full((n, n_blocks), nominal)
     z_loc = standard_normals(seed, stream, instances, np.arange(n_blocks))
     z_glob = standard_normals(seed, stream, instances, [GLOBAL_INDEX])
     dev = sig.local * z_loc + sig.glob * z_glob
+    if s_grad:
+        g = s_grad * standard_normals(seed, stream, instances, list(GRADIENT_INDEX))
+        dev = dev + g[:, :1] * positions[0] + g[:, 1:] * positions[1]
     if spec.kind in (GAIN, CAP):
         return nominal * (1.0 + dev)
     return nominal + dev
@@ -108,10 +134,11 @@ def sample_instances(study, topo: Topology, instances: np.ndarray) -> dict[str, 
     """
     instances = np.asarray(instances, dtype=np.int64)
     out: dict[str, np.ndarray] = {}
+    xw, yw, xn, yn = topo.positions(study.mismatch.pitch)
     for spec in SYNAPSE_PARAMS:
-        out[spec.name] = sample_parameter(study, spec, instances, topo.n_weights)
+        out[spec.name] = sample_parameter(study, spec, instances, topo.n_weights, (xw, yw))
     for spec in NEURON_PARAMS:
-        out[spec.name] = sample_parameter(study, spec, instances, topo.n_neurons)
+        out[spec.name] = sample_parameter(study, spec, instances, topo.n_neurons, (xn, yn))
     r = study.monte_carlo.w_init_range
     u = uniforms(study.monte_carlo.seed, STREAM_W_INIT, instances, np.arange(topo.n_weights))
     out["w_init"] = (2.0 * u - 1.0) * r
