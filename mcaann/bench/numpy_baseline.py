@@ -14,7 +14,8 @@ from mcaann.circuit.network import Topology
 
 def _mult(a, b, km, va, vb, ki):
     p = km * (a + va) * (b + vb)
-    return np.where(np.isinf(ki), p, ki * np.tanh(p / np.where(np.isinf(ki), 1.0, ki)))
+    with np.errstate(invalid="ignore"):  # inf * tanh(0) in the branch np.where discards
+        return np.where(np.isinf(ki), p, ki * np.tanh(p / np.where(np.isinf(ki), 1.0, ki)))
 
 
 def train_euler(study, topo: Topology, params: dict[str, np.ndarray], w0: np.ndarray, X, T, epochs: int):
@@ -67,7 +68,8 @@ def train_euler(study, topo: Topology, params: dict[str, np.ndarray], w0: np.nda
                                                S["voffa_upd"][l], S["voffb_upd"][l], S["ki_upd"][l])
                     x = S["kg"][l] * vt * g
                     imax = S["imax"][l]
-                    ichg = np.where(np.isinf(imax), -x, -imax * np.tanh(x / np.where(np.isinf(imax), 1.0, imax)))
+                    with np.errstate(invalid="ignore"):
+                        ichg = np.where(np.isinf(imax), -x, -imax * np.tanh(x / np.where(np.isinf(imax), 1.0, imax)))
                     if leak_on:
                         ichg = ichg - (S["g_leak"][l] * (W[l] - v_rest) + i0)
                     new.append((W[l] + dt * ichg / S["c"][l]).reshape(n, -1))
