@@ -10,13 +10,7 @@ __version__ = "0.1.0"
 
 from mcaann.io.netcdf import open_result, write_result  # noqa: E402
 from mcaann.runner import run_study  # noqa: E402
-from mcaann.stats import (  # noqa: E402
-    convergence_stats,
-    learning_curve_bands,
-    separating_parameters,
-    spearman_attribution,
-    wilson_interval,
-)
+from mcaann.stats import wilson_interval  # noqa: E402
 from mcaann.study.load import load_study  # noqa: E402
 from mcaann.study.schema import Study  # noqa: E402
 
@@ -42,4 +36,8 @@ def __getattr__(name: str):
         from mcaann.report import figures
 
         return getattr(figures, name)
+    if name in ("convergence_stats", "learning_curve_bands", "separating_parameters", "spearman_attribution"):
+        from mcaann import stats
+
+        return getattr(stats, name)
     raise AttributeError(f"module 'mcaann' has no attribute {name!r}")

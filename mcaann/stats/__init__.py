@@ -1,16 +1,25 @@
-"""Statistics over instances: yield with Wilson intervals, convergence, curves, attribution."""
+"""Statistics over instances: yield with Wilson intervals, convergence, curves, attribution.
 
-from mcaann.stats.attribution import separating_parameters, spearman_attribution
+``curves`` and ``attribution`` (which load scipy.stats) are imported on first use, so that the
+command line starts fast.
+"""
+
 from mcaann.stats.convergence import converged_mask, convergence_epochs
-from mcaann.stats.curves import convergence_stats, learning_curve_bands
 from mcaann.stats.yield_ import wilson_interval
 
-__all__ = [
-    "convergence_epochs",
-    "convergence_stats",
-    "converged_mask",
-    "learning_curve_bands",
-    "separating_parameters",
-    "spearman_attribution",
-    "wilson_interval",
-]
+_LAZY = {
+    "convergence_stats": "mcaann.stats.curves",
+    "learning_curve_bands": "mcaann.stats.curves",
+    "separating_parameters": "mcaann.stats.attribution",
+    "spearman_attribution": "mcaann.stats.attribution",
+}
+
+__all__ = ["converged_mask", "convergence_epochs", "wilson_interval", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mcaann.stats' has no attribute {name!r}")
