@@ -19,6 +19,9 @@ def write_result(ds: xr.Dataset, path: str | Path) -> Path:
         encoding = {name: {"zlib": True, "complevel": 1} for name in ds.data_vars
                     if ds[name].dtype.kind in "fiu" and ds[name].size > 1024}
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a result file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
