@@ -43,17 +43,27 @@ class PartStore:
     def _path(self, key) -> Path:
         return self.folder / f"task_p{key.point}_{key.start}_{key.stop}.npz"
 
-    def load(self, keys) -> dict:
-        """The results of those ``keys`` that are already finished."""
-        out = {}
-        for key in keys:
-            path = self._path(key)
-            if path.exists():
-                with np.load(path) as z:
-                    kw = {f: (z[f] if f in z else None) for f in _FIELDS}
-                    params = {k[len("param__"):]: z[k] for k in z.files if k.startswith("param__")}
-                out[key] = InstanceResults(start=key.start, stop=key.stop, params=params, **kw)
-        return out
+    def finished(self, keys) -> set:
+        """Those ``keys`` whose task file is there (whole: files are renamed into place)."""
+        return {k for k in keys if self._path(k).exists()}
+
+    def lazy(self, keys) -> InstanceResults:
+        """The results of ``keys`` (one sweep point, in instance order) as dask arrays read from
+        the task files on demand, so that a result is written with bounded memory."""
+        import dask
+        import dask.array as da
+
+        keys = sorted(keys, key=lambda k: k.start)
+        with np.load(self._path(keys[0])) as z:
+            meta = {name: (z[name].shape[1:], z[name].dtype) for name in z.files}
+        cols = {}
+        for name, (tail, dtype) in meta.items():
+            parts = [da.from_delayed(dask.delayed(_load_member)(self._path(k), name), (k.stop - k.start, *tail),
+                                     dtype=dtype) for k in keys]
+            cols[name] = da.concatenate(parts) if len(parts) > 1 else parts[0]
+        kw = {f: cols.get(f) for f in _FIELDS}
+        params = {k[len("param__"):]: v for k, v in cols.items() if k.startswith("param__")}
+        return InstanceResults(start=keys[0].start, stop=keys[-1].stop, params=params, **kw)
 
     def save(self, key, res: InstanceResults) -> None:
         arrays = {f: getattr(res, f) for f in _FIELDS if getattr(res, f) is not None}
@@ -77,3 +87,9 @@ def _atomic_text(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def _load_member(path: Path, name: str) -> np.ndarray:
+    with np.load(path) as z:
+        return z[name]
+

@@ -196,8 +196,8 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
         ``{"key.path": value}`` and ``{"key.path": [values]}`` as ``--set`` and ``--sweep``.
     out
         Result file. When given, finished tasks are kept in ``OUT.parts/`` as they complete (a
-        rerun after a crash resumes from there), the file is written atomically and the folder
-        removed.
+        rerun after a crash resumes from there), the file is written atomically from there with
+        bounded memory, the folder removed, and the file returned opened lazily.
     shard
         ``(K, N)``: run only the K-th of N instance ranges (an array job's part; see ``merge``).
     dask
@@ -223,18 +223,20 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
     points, tasks = plan_tasks(st, chunk=chunk, shard=shard)
     study_task(st)  # validates the dataset against the network before any work
     store = PartStore(parts_dir(Path(out)), study_to_toml(st) + f"\n# shard {shard}\n") if out else None
-    results = store.load(tasks) if store else {}
-    todo = [k for k in tasks if k not in results]
+    finished = store.finished(tasks) if store else set()
+    results: dict[TaskKey, InstanceResults] = {}
+    todo = [k for k in tasks if k not in finished]
     total = sum(k.stop - k.start for k in tasks)
-    done = sum(k.stop - k.start for k in results)
+    done = sum(k.stop - k.start for k in finished)
     if progress:
         progress(done, total)
     t0 = time.perf_counter()
     runner = _dask(st, points, todo, dask, threads) if dask else _local(st, points, todo, threads)
     for key, res in runner:
-        results[key] = res
-        if store:
+        if store:  # kept on disk only: the result is written from there with bounded memory
             store.save(key, res)
+        else:
+            results[key] = res
         done += key.stop - key.start
         if progress:
             progress(done, total)
@@ -247,8 +249,14 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
         attrs.update(shard=f"{shard[0]}/{shard[1]}", shard_start=lo, shard_stop=hi)
     if check_dt_sample:
         attrs.update(check_dt(st, check_dt_sample, threads))
-    ds = assemble(st, points, results, attrs)
-    if out:
-        write_result(ds, out)
-        store.remove()
-    return ds
+    if not out:
+        return assemble(st, points, results, attrs)
+    lazy = {TaskKey(p, *_span(tasks, p)): store.lazy([k for k in tasks if k.point == p]) for p in range(len(points))}
+    write_result(assemble(st, points, lazy, attrs), out)
+    store.remove()
+    return xr.open_dataset(out, engine="netcdf4")
+
+
+def _span(tasks: list[TaskKey], point: int) -> tuple[int, int]:
+    mine = [k for k in tasks if k.point == point]
+    return min(k.start for k in mine), max(k.stop for k in mine)
