@@ -8,6 +8,9 @@ from pathlib import Path
 
 import xarray as xr
 
+#: instances per HDF5 chunk of a result file (a multiple of the kernels' block and the tasks' size)
+INSTANCE_CHUNK = 1024
+
 
 def write_result(ds: xr.Dataset, path: str | Path) -> Path:
     """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then rename."""
@@ -16,8 +19,17 @@ def write_result(ds: xr.Dataset, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        encoding = {name: {"zlib": True, "complevel": 1} for name in ds.data_vars
-                    if ds[name].dtype.kind in "fiu" and ds[name].size > 1024}
+        encoding = {}
+        for name, var in ds.data_vars.items():
+            if var.dtype.kind in "fiu" and var.size > 1024:
+                enc = {"zlib": True, "complevel": 1}
+                if "instance" in var.dims:
+                    # HDF5 chunks of whole instance blocks (as tasks write them), so that writing one
+                    # task's slab never re-compresses a neighbour's chunk
+                    enc["chunksizes"] = tuple(min(n, INSTANCE_CHUNK) if d == "instance" else (1 if d not in
+                                              ("epoch", "weight", "neuron", "hold_time") else n)
+                                              for d, n in var.sizes.items())
+                encoding[name] = enc
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
         umask = os.umask(0)
         os.umask(umask)
