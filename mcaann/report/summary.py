@@ -6,6 +6,8 @@ import numpy as np
 import xarray as xr
 from rich.table import Table
 
+from mcaann.stats.curves import sweep_dims
+
 
 def _q(values: np.ndarray, q: float) -> float:
     v = values[np.isfinite(values)]
@@ -14,11 +16,6 @@ def _q(values: np.ndarray, q: float) -> float:
 
 def _fmt(v: float, spec: str = ".3g") -> str:
     return "-" if not np.isfinite(v) else format(v, spec)
-
-
-def sweep_dims(ds: xr.Dataset) -> list[str]:
-    """The sweep dimensions of a result (those of ``yield``)."""
-    return list(ds["yield"].dims)
 
 
 def summary_rows(ds: xr.Dataset) -> list[dict]:

@@ -32,6 +32,8 @@ import pandas as pd
 import xarray as xr
 from scipy import stats as sps
 
+from mcaann.stats.curves import sweep_dims
+
 __all__ = [
     "constant_parameters",
     "element_matrix",
@@ -62,15 +64,9 @@ def sampled_parameters(ds: xr.Dataset) -> list[str]:
     return [str(n) for n, v in ds.data_vars.items() if v.attrs.get("role") == "sampled_parameter"]
 
 
-def _sweep_dims(ds: xr.Dataset) -> list[str]:
-    if "yield" in ds:
-        return list(ds["yield"].dims)
-    return [d for d in ds["final_mse"].dims if d != _INSTANCE]
-
-
 def _sweep_points(ds: xr.Dataset) -> list[dict]:
     """``{dim: index}`` of every sweep point, first dimension slowest (a single ``{}`` if none)."""
-    dims = _sweep_dims(ds)
+    dims = sweep_dims(ds)
     return [dict(zip(dims, idx, strict=True)) for idx in itertools.product(*(range(ds.sizes[d]) for d in dims))]
 
 
@@ -266,7 +262,7 @@ def spearman_attribution(ds: xr.Dataset, *, target: str = "final_mse", level: st
     >>> spearman_attribution(ds, level="parameter").head(10)   # doctest: +SKIP
     """
     _check_level(level)
-    dims = _sweep_dims(ds)
+    dims = sweep_dims(ds)
     columns = ["label", "parameter", "dim", "index", "location", "block", "units", "nominal", "rho", "abs_rho",
                "p_value", "p_bonferroni", "n"]
     frames = []
@@ -322,7 +318,7 @@ def separating_parameters(ds: xr.Dataset, *, passed: str = "converged", level: s
         Points where every instance passes or every instance fails have no rows.
     """
     _check_level(level)
-    dims = _sweep_dims(ds)
+    dims = sweep_dims(ds)
     columns = ["label", "parameter", "dim", "index", "location", "block", "units", "nominal", "auc", "cliffs_delta",
                "abs_delta", "smd", "median_fail", "median_pass", "p_value", "p_bonferroni", "n_fail", "n_pass"]
     frames = []
