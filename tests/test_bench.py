@@ -20,5 +20,7 @@ def test_numpy_baseline_matches_engine():
 
 def test_op_count():
     ops = op_count([2, 8, 1], saturating=False)
-    assert ops["exp"] == 18  # activation and derivative of 9 neurons
-    assert op_count([2, 8, 1], saturating=True)["exp"] == 18 + (2 * 33 + 8) + 33
+    assert ops["sigmoid"] == 9  # one logistic function per neuron
+    # 33 weights x (forward, update, Euler, finiteness) + 9 neurons x 7 + 8 backward products
+    assert ops["fma"] == 4 * 33 + 7 * 9 + 8
+    assert op_count([2, 8, 1], saturating=True)["sigmoid"] == 9 + (2 * 33 + 8) + 33

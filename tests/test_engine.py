@@ -8,7 +8,8 @@ from conftest import textbook_gradient
 from scipy.integrate import solve_ivp
 
 from mcaann.circuit.network import Topology
-from mcaann.engine.driver import run_instances, study_task
+from mcaann.engine import driver
+from mcaann.engine.driver import kernel_spec, run_instances, study_task
 from mcaann.engine.reference import Reference
 from mcaann.study import load_study
 
@@ -41,6 +42,60 @@ def test_kernel_matches_reference_realistic(method):
     # kernel's exp/tanh are polynomial approximations good to a few ulp (test_mathfn), so results
     # differ by rounding only: ~1e-16 relative per step, over 800 steps with mild amplification.
     assert _compare(st) < 1e-11
+
+
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4"])
+def test_fused_kernel_matches_reference(method):
+    # Linear multipliers and no mismatch give the fused straight-line kernels; everything else non-ideal:
+    # saturating pump, rails, leakage (log-normal per capacitor), noise (not with RK4), shuffled rows.
+    ov = {"task.epochs": 2, "integrator.method": method, "circuit.K_I": float("inf"), "leakage.G_leak": 1e-9,
+          "leakage.I_leak0": 1e-10, "leakage.V_rest": 0.1, "task.T_settle": 2e-8, "noise.enabled": method != "rk4",
+          "mismatch.enabled": False, "task.order": "shuffled"}
+    st = load_study("xor", ov)
+    assert kernel_spec(st).fused
+    assert _compare(st) < 1e-11
+
+
+def test_fused_kernel_with_mismatch_matches_reference(monkeypatch):
+    # not the default (slow to compile, see driver._fused), but it must compute the same thing
+    monkeypatch.setattr(driver, "FUSE_MISMATCH", True)
+    ov = {"task.epochs": 2, "integrator.method": "euler", "circuit.K_I": float("inf"), "leakage.G_leak": 1e-9,
+          "leakage.I_leak0": 1e-10, "task.T_settle": 2e-8, "mismatch.scale": 3.0, "task.order": "shuffled"}
+    st = load_study("xor", ov)
+    assert kernel_spec(st).fused and kernel_spec(st).mismatch
+    assert _compare(st) < 1e-11
+
+
+def test_fused_and_layered_kernels_agree(monkeypatch):
+    """The two code generators, on the same non-saturating study with every other block non-ideal."""
+    ov = {"task.epochs": 3, "integrator.method": "heun", "circuit.K_I": float("inf"), "leakage.G_leak": 1e-9,
+          "mismatch.enabled": False, "task.order": "shuffled", "network.layers": [2, 3, 2, 1]}
+    st = load_study("xor", ov)
+    fused = run_instances(st, 0, 70)
+    monkeypatch.setattr(driver, "FUSE_MAX_WEIGHTS", 0)
+    assert not kernel_spec(st).fused
+    layered = run_instances(st, 0, 70)
+    np.testing.assert_allclose(fused.w_final, layered.w_final, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(fused.mse, layered.mse, rtol=1e-9)
+    np.testing.assert_array_equal(fused.diverged, layered.diverged)
+    # float32: the same arithmetic in float32, rounded differently (float32 ulp ~ 1e-7 V on a weight)
+    st32 = load_study("xor", {**ov, "integrator.dtype": "float32"})
+    layered32 = run_instances(st32, 0, 70)
+    monkeypatch.setattr(driver, "FUSE_MAX_WEIGHTS", 400)
+    assert kernel_spec(st32).fused
+    fused32 = run_instances(st32, 0, 70)
+    np.testing.assert_allclose(fused32.w_final, layered32.w_final, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(fused32.w_final, fused.w_final, rtol=0, atol=1e-4)
+
+
+def test_fused_kernel_flags_a_diverging_instance_and_freezes_it():
+    # an absurd learning rate on ideal blocks without rails: weights blow up to inf/NaN in a few rows
+    st = load_study("xor_ideal", {"circuit.K_g": 1e3, "task.epochs": 2})
+    assert kernel_spec(st).fused
+    r = run_instances(st, 0, 70)
+    assert r.diverged.all()
+    assert np.isfinite(r.w_final).all()
+    assert (r.diverged_step >= 0).all() and (r.diverged_step < 2 * 4 * st.steps_per_row).all()
 
 
 def test_kernel_matches_reference_random_shapes_and_params():

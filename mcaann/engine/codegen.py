@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from mcaann.circuit.blocks import NEU_INDEX, SYN_INDEX
 
-CODEGEN_VERSION = "8"
+CODEGEN_VERSION = "9"
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class KernelSpec:
     sat_pump: bool  # charge pump saturates (finite I_max)
     leak: bool
     noise: bool
+    mismatch: bool = True  # False: every block at its study value (offsets zero, parameters scalars)
+    fused: bool = False  # straight-line step per instance (small networks), else layered loops
+    block: int = 64  # instances per kernel block (lanes)
+    rails: bool = True  # finite weight rails (clip); False: both at +-inf
 
     def key(self) -> str:
         text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION
@@ -93,11 +97,11 @@ def _forward(src: _Src, spec: KernelSpec, wsrc: str, with_derivative: bool) -> N
             src("for b in range(B):")
             with src.indent():
                 q = NEU_INDEX
-                src(f"act{l}[j + 1, b] = Q[{q['v_amp']}, n, b] / (ONE + EXP(-(acc[b] - Q[{q['ioff']}, n, b]) / Q[{q['iref']}, n, b]))")
+                src(f"act{l}[j + 1, b] = Q[{q['v_amp']}, n, b] * SIGMOID((Q[{q['ioff']}, n, b] - acc[b]) / Q[{q['iref']}, n, b])")
             if with_derivative:  # its own loop: one store per loop keeps LLVM's alias checks few
                 src("for b in range(B):")
                 with src.indent():
-                    src(f"s = ONE / (ONE + EXP(-(acc[b] - Q[{q['ioff_d']}, n, b]) / Q[{q['iref_d']}, n, b]))")
+                    src(f"s = SIGMOID((Q[{q['ioff_d']}, n, b] - acc[b]) / Q[{q['iref_d']}, n, b])")
                     src(f"dd[n, b] = Q[{q['a_d']}, n, b] * s * (ONE - s)")
         woff += npost * (npre + 1)
         noff += npost
@@ -119,7 +123,7 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
     wo, no = _offsets(spec.layers)
     q, p = NEU_INDEX, SYN_INDEX
     acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True, error_model='numpy')")
+    src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
     src(f"def drift(wsrc, kout, vt, P, Q, tgt, {acts}, acc, dd, delta, v_rest, i_leak0, B):")
     with src.indent():
         src("if vt != ZERO:")
@@ -307,6 +311,290 @@ def _step(src: _Src, spec: KernelSpec) -> None:
             src("div_step[b] = step")
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Fused steps: the whole integrator step of one instance as straight-line code in one loop over the block
+# ----------------------------------------------------------------------------------------------------------------
+#
+# For small networks the step is written out weight by weight and neuron by neuron (the layer sizes are
+# constants), inside a single ``for b in range(BLK)`` loop with a constant trip count: every value of an instance
+# stays in a register or on the stack, each array element is read once per step, and LLVM vectorises the loop
+# body as a whole (one lane per instance). The block parameters enter through *derived* parameters (``derive``)
+# that fold the divisions by I_ref, K_I, I_max and C into multiplications; with mismatch off they are scalars of
+# the study, and the offsets, which are then exactly zero, are left out.
+
+#: networks with more weights get the layered kernels (straight-line code grows with the weight count)
+FUSE_MAX_WEIGHTS = 400
+
+
+def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:
+    """Names of the derived parameters: (per-synapse arrays, per-neuron arrays, study scalars)."""
+    syn, neu, scal = [], [], []
+    for t in ("fwd", "bwd", "upd"):
+        (syn if spec.mismatch else scal).append(f"gm_{t}")
+        if spec.mismatch:
+            syn += [f"va_{t}", f"vb_{t}"]
+        if spec.sat_mult:
+            scal.append(f"ki_{t}")
+    (syn if spec.mismatch else scal).extend(["pg", "ampc"])
+    if spec.leak:
+        syn.append("glc")
+        (syn if spec.mismatch else scal).append("il0c")
+    (neu if spec.mismatch else scal).extend(["nir", "vamp", "re_err"])
+    if spec.mismatch:
+        neu += ["c0", "nird", "c0d", "add", "voe", "vod"]
+    return syn, neu, scal
+
+
+def derive(spec: KernelSpec, p: dict, i_leak0: float) -> dict:
+    """Derived parameters from the sampled block parameters ``p`` (name -> (n, m) arrays, SI units).
+
+    ``gm`` [A/V^2, or 1/V^2 when saturating: K_m / K_I], ``pg`` = R_e K_g (/ I_max) [1 or 1/A],
+    ``ampc`` = 1 / C (or I_max / C) [1/F or A/F], ``glc`` = G_leak / C [1/s], ``il0c`` = I_leak0 / C [V/s],
+    ``nir`` = -1 / I_ref [1/A], ``c0`` = I_off / I_ref, ``add`` = A_d A_delta (the derivative and delta gains
+    multiply), the rest as in ``blocks``. The kernels compute with these exactly the expressions of MODEL.md
+    section 2, up to rounding.
+    """
+    d = {}
+    for t in ("fwd", "bwd", "upd"):
+        d[f"gm_{t}"] = p[f"km_{t}"] / p[f"ki_{t}"] if spec.sat_mult else p[f"km_{t}"]
+        d[f"va_{t}"], d[f"vb_{t}"], d[f"ki_{t}"] = p[f"voffa_{t}"], p[f"voffb_{t}"], p[f"ki_{t}"]
+    d["pg"] = p["re_upd"] * p["kg"] / p["imax"] if spec.sat_pump else p["re_upd"] * p["kg"]
+    d["ampc"] = p["imax"] / p["c"] if spec.sat_pump else 1.0 / p["c"]
+    d["glc"] = p["g_leak"] / p["c"]
+    d["il0c"] = i_leak0 / p["c"]
+    d["nir"] = -1.0 / p["iref"]
+    d["vamp"] = p["v_amp"]
+    d["re_err"] = p["re_err"]
+    d["c0"] = p["ioff"] / p["iref"]
+    d["nird"] = -1.0 / p["iref_d"]
+    d["c0d"] = p["ioff_d"] / p["iref_d"]
+    d["add"] = p["a_d"] * p["a_delta"]
+    d["voe"] = p["voff_e"]
+    d["vod"] = p["voff_delta"]
+    return d
+
+
+def _tree_sum(terms: list[str]) -> str:
+    """``terms`` summed pairwise (short dependency chains)."""
+    while len(terms) > 1:
+        terms = [f"({terms[i]} + {terms[i + 1]})" if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+class _Fused:
+    """Writes the straight-line step of one instance (lane ``b``) for ``spec``."""
+
+    def __init__(self, spec: KernelSpec):
+        self.spec = spec
+        self.syn, self.neu, self.scal = derived_names(spec)
+        self.layers = spec.layers
+        self.L = len(spec.layers) - 1
+        self.wo, self.no = _offsets(spec.layers)
+        self.nw = sum(self.layers[l] * (self.layers[l - 1] + 1) for l in range(1, self.L + 1))
+        self.nn = sum(self.layers[1:])
+        self.blk = blk = spec.block
+        nw = self.nw
+        # Everything the step touches lies in one array per dtype, at constant offsets, so that LLVM proves the
+        # lanes independent without runtime alias checks (with hundreds of parameter reads it gives up on them):
+        # W64 = [weights | noise increments | divergence flag | divergence step], float64;
+        # WF = [row inputs | row targets | synapse parameters | neuron parameters], compute dtype
+        # (for float64 both are the one array W64, WF after the float64 part).
+        self.o_w, self.o_dw, self.o_div, self.o_dstep = 0, nw * blk, 2 * nw * blk, (2 * nw + 1) * blk
+        self.n64 = (2 * nw + 2) * blk
+        base = self.n64 if spec.dtype == "float64" else 0
+        self.o_row = base
+        self.o_ds = base + (self.layers[0] + self.layers[-1]) * blk
+        self.o_dn = self.o_ds + len(self.syn) * nw * blk
+        self.nF = self.o_dn + len(self.neu) * self.nn * blk - base
+        self.WF = "W64" if spec.dtype == "float64" else "WF"
+        # ideal pump and update multiplier at their nominal values: one scalar per step
+        self.cupd = not (spec.mismatch or spec.sat_pump or spec.sat_mult)
+
+    def sp(self, name: str, k: int) -> str | None:
+        """Synapse parameter ``name`` of weight ``k`` in lane b: an array element, a scalar or None (zero)."""
+        if name in self.syn:
+            return f"{self.WF}[{self.o_ds + (self.syn.index(name) * self.nw + k) * self.blk} + b]"
+        if name in self.scal:
+            return f"{name}_s"
+        return None
+
+    def np_(self, name: str, n: int) -> str | None:
+        """Neuron parameter ``name`` of neuron ``n`` in lane b (as ``sp``)."""
+        if name in self.neu:
+            return f"{self.WF}[{self.o_dn + (self.neu.index(name) * self.nn + n) * self.blk} + b]"
+        if name in self.scal:
+            return f"{name}_s"
+        return None
+
+    def mult_terms(self, tag: str, pairs: list[tuple[str, str, int]]) -> str:
+        """Sum over (a, b, k) of the multipliers ``tag`` of weights k: the current [A]."""
+        spec = self.spec
+        terms = []
+        for a, bb, k in pairs:
+            va, vb = self.sp(f"va_{tag}", k), self.sp(f"vb_{tag}", k)
+            a2 = f"({a} + {va})" if va else a
+            b2 = f"({bb} + {vb})" if vb else bb
+            gm = self.sp(f"gm_{tag}", k)
+            if spec.sat_mult:
+                terms.append(f"SAT({gm} * {a2} * {b2})")
+            elif gm.endswith("_s"):
+                terms.append(f"{a2} * {b2}")
+            else:
+                terms.append(f"{gm} * {a2} * {b2}")
+        s = _tree_sum(terms)
+        if spec.sat_mult:
+            return f"ki_{tag}_s * ({s})"
+        if not spec.mismatch:
+            return f"gm_{tag}_s * ({s})"
+        return s
+
+    def drift(self, src: _Src, wv: list[str], out: str, teach: bool) -> None:
+        """Lines computing ``{out}{k}`` = dw_k/dt [V/s] from the weight values ``wv`` (compute dtype)."""
+        spec = self.spec
+        L, layers, wo, no = self.L, self.layers, self.wo, self.no
+        leak = []
+        for k in range(self.nw):
+            if spec.leak:
+                leak.append(f" - {self.sp('glc', k)} * ({wv[k]} - v_rest) - {self.sp('il0c', k)}")
+            else:
+                leak.append("")
+        if not teach:
+            for k in range(self.nw):
+                src(f"{out}{k} = ZERO{leak[k]}")
+            return
+        act = {0: ["v_bias"] + [f"x{i}" for i in range(layers[0])]}
+        d = {}
+        for l in range(1, L + 1):
+            npre = layers[l - 1]
+            act[l] = ["v_bias"]
+            for j in range(layers[l]):
+                n = no[l - 1] + j
+                ks = [wo[l - 1] + j * (npre + 1) + i for i in range(npre + 1)]
+                cur = self.mult_terms("fwd", [(act[l - 1][i], wv[k], k) for i, k in enumerate(ks)])
+                c0 = self.np_("c0", n)
+                src(f"i_{n} = {cur}")
+                src(f"s_{n} = SIGMOID(i_{n} * {self.np_('nir', n)}{' + ' + c0 if c0 else ''})")
+                src(f"y_{n} = {self.np_('vamp', n)} * s_{n}")
+                if spec.mismatch:
+                    src(f"sd_{n} = SIGMOID(i_{n} * {self.np_('nird', n)} + {self.np_('c0d', n)})")
+                    d[n] = f"sd_{n} * (ONE - sd_{n})"
+                else:
+                    d[n] = f"s_{n} * (ONE - s_{n})"
+                act[l].append(f"y_{n}")
+        for j in range(layers[L]):
+            n = no[L - 1] + j
+            self._delta(src, n, f"y_{n} - t{j}", d[n])
+        for l in range(L - 1, 0, -1):
+            for h in range(layers[l]):
+                n = no[l - 1] + h
+                ks = [wo[l] + m * (layers[l] + 1) + h + 1 for m in range(layers[l + 1])]
+                pairs = [(f"dl_{no[l] + m}", wv[k], k) for m, k in enumerate(ks)]
+                e = f"{self.np_('re_err', n)} * ({self.mult_terms('bwd', pairs)})"
+                self._delta(src, n, e, d[n])
+        for l in range(1, L + 1):
+            npre = layers[l - 1]
+            for j in range(layers[l]):
+                n = no[l - 1] + j
+                for i in range(npre + 1):
+                    k = wo[l - 1] + j * (npre + 1) + i
+                    m = self.mult_terms("upd", [(f"dl_{n}", act[l - 1][i], k)])
+                    pg, ampc = self.sp("pg", k), self.sp("ampc", k)
+                    if spec.sat_pump:
+                        src(f"{out}{k} = -{ampc} * SAT(vt * {pg} * {m}){leak[k]}")
+                    elif self.cupd:  # cupd = -vt * pg * gm_upd / C, a scalar of the step
+                        if i == 0:
+                            src(f"cd_{n} = cupd * dl_{n}")
+                        src(f"{out}{k} = cd_{n} * {act[l - 1][i]}{leak[k]}")
+                    else:
+                        src(f"{out}{k} = -{ampc} * (vt * {pg} * {m}){leak[k]}")
+
+    def _delta(self, src: _Src, n: int, e: str, dn: str) -> None:
+        voe, vod, add = self.np_("voe", n), self.np_("vod", n), self.np_("add", n)
+        src(f"e_{n} = {e}{' + ' + voe if voe else ''}")
+        src(f"dl_{n} = {add + ' * ' if add else ''}e_{n} * {dn}{' + ' + vod if vod else ''}")
+
+    def step_function(self, src: _Src, teach: bool) -> None:
+        """``def step_on`` / ``step_off``: one integrator step of every instance of a block, in place."""
+        spec, nw, blk = self.spec, self.nw, self.blk
+        name = "step_on" if teach else "step_off"
+        # contract: multiply-adds become FMA instructions (one rounding instead of two)
+        src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
+        src(f"def {name}(W64, WF, NOM, sn, inst, dt, vt, v_bias, v_lo, v_hi, v_rest, step, seed):")
+        with src.indent():
+            src(f'"""One {spec.method} step of {blk} instances (lanes b), teaching {"on" if teach else "off"}."""')
+            for q, nm in enumerate(self.scal):
+                src(f"{nm}_s = NOM[{q}]")
+            if self.cupd and teach:
+                src("cupd = -(ampc_s * vt * pg_s * gm_upd_s)")
+            if spec.noise:  # the noise increments first, in a loop of their own (it vectorises; inlined into the
+                # step, it is slow to compile)
+                src("lo = step & 0xFFFFFFFF")
+                src("hi = step >> 32")
+                src(f"for kp in range({nw // 2}):")
+                with src.indent():
+                    src(f"for b in range({blk}):")
+                    with src.indent():
+                        src("z0, z1 = normal_pair(inst[b], kp, lo, hi, seed, STREAM_NOISE)")
+                        src(f"W64[{self.o_dw} + 2 * kp * {blk} + b] = z0 * sn[2 * kp, b]")
+                        src(f"W64[{self.o_dw} + (2 * kp + 1) * {blk} + b] = z1 * sn[2 * kp + 1, b]")
+                if nw % 2:
+                    src(f"for b in range({blk}):")
+                    with src.indent():
+                        src(f"z0, z1 = normal_pair(inst[b], {nw // 2}, lo, hi, seed, STREAM_NOISE)")
+                        src(f"W64[{self.o_dw + (nw - 1) * blk} + b] = z0 * sn[{nw - 1}, b]")
+            src(f"for b in range({blk}):")
+            with src.indent():
+                self._body(src, teach)
+
+    def _body(self, src: _Src, teach: bool) -> None:
+        spec, nw, blk = self.spec, self.nw, self.blk
+        cv = (lambda v: f"F({v})") if spec.dtype == "float32" else (lambda v: v)
+        for k in range(nw):
+            src(f"w{k} = W64[{self.o_w + k * blk} + b]")
+        for i in range(self.layers[0]):
+            src(f"x{i} = {self.WF}[{self.o_row + i * blk} + b]")
+        for j in range(self.layers[-1]):
+            src(f"t{j} = {self.WF}[{self.o_row + (self.layers[0] + j) * blk} + b]")
+        if spec.noise:
+            for k in range(nw):
+                src(f"n{k} = W64[{self.o_dw + k * blk} + b]")
+        nz = (lambda k: f" + n{k}") if spec.noise else (lambda k: "")
+        self.drift(src, [cv(f"w{k}") for k in range(nw)], "ka", teach)
+        if spec.method == "euler":
+            for k in range(nw):
+                src(f"v{k} = w{k} + dt * ka{k}{nz(k)}")
+        elif spec.method == "heun":
+            for k in range(nw):
+                src(f"u{k} = w{k} + dt * ka{k}{nz(k)}")
+            self.drift(src, [cv(f"u{k}") for k in range(nw)], "kb", teach)
+            for k in range(nw):
+                src(f"v{k} = w{k} + (0.5 * dt) * (np.float64(ka{k}) + np.float64(kb{k})){nz(k)}")
+        else:  # rk4
+            for kin, kout, h in (("ka", "kb", "0.5 * dt"), ("kb", "kc", "0.5 * dt"), ("kc", "kd", "dt")):
+                for k in range(nw):
+                    src(f"u{k} = w{k} + ({h}) * {kin}{k}")
+                self.drift(src, [cv(f"u{k}") for k in range(nw)], kout, teach)
+            for k in range(nw):
+                src(f"v{k} = w{k} + (dt / 6.0) * (np.float64(ka{k}) + 2.0 * np.float64(kb{k}) + 2.0 * np.float64(kc{k})"
+                    f" + np.float64(kd{k}))")
+        src("# one test for every weight of the instance: chk is 0 when all are finite, NaN otherwise")
+        src("# (v * 0 is 0 for a finite v and NaN otherwise; the products are summed as a tree, in FMAs)")
+        src("chk = " + _tree_sum([f"v{k} * 0.0" for k in range(nw)]))
+        src(f"d0 = W64[{self.o_div} + b]")
+        src("ok = (chk == 0.0) & (d0 == 0.0)")
+        src("# the stores are unconditional (a conditional one becomes a slow masked store); a kept old weight")
+        src("# is clipped again, which leaves it as it is")
+        for k in range(nw):
+            if spec.rails:
+                src(f"W64[{self.o_w + k * blk} + b] = min(max(v{k} if ok else w{k}, v_lo), v_hi)")
+            else:  # + 0.0: not the loaded value itself, or LLVM makes the store a (slow) masked one
+                src(f"W64[{self.o_w + k * blk} + b] = v{k} if ok else w{k} + 0.0")
+        src("newly = (chk != 0.0) & (d0 == 0.0)")
+        src(f"ds0 = W64[{self.o_dstep} + b]")
+        src(f"W64[{self.o_dstep} + b] = ds0 + (step - ds0) * newly")
+        src(f"W64[{self.o_div} + b] = d0 + (1.0 if newly else 0.0)")
+
+
 def generate(spec: KernelSpec) -> str:
     """Python source of the kernels for ``spec``."""
     L = len(spec.layers) - 1
@@ -320,22 +608,29 @@ def generate(spec: KernelSpec) -> str:
     src("import numpy as np")
     src("from numba import njit, prange")
     src("from mcaann.variability.rng import uniform, STREAM_NOISE, STREAM_SHUFFLE")
-    src(f"from mcaann.engine.mathfn import exp_{F} as EXP, sat_{F} as SAT, normal_pair_fast as normal_pair")
+    src(f"from mcaann.engine.mathfn import sat_{F} as SAT, sigmoid_{F} as SIGMOID")
+    src("from mcaann.engine.mathfn import normal_pair_fast as normal_pair")
     src(f"F = np.{F}")
     src("ZERO = F(0.0)")
     src("ONE = F(1.0)")
     src(f"NW = {nw}")
     src(f"NN = {nn}")
     src("")
-    _drift(src, spec)
+    if spec.fused:
+        fz = _Fused(spec)
+        fz.step_function(src, True)
+        src("")
+        fz.step_function(src, False)
+    else:
+        _drift(src, spec)
     src("")
     _evaluate(src, spec)
     src("")
     acts_alloc = [f"act{l} = np.empty(({spec.layers[l] + 1}, B), F)" for l in range(L + 1)]
     acts = ", ".join(f"act{l}" for l in range(L + 1))
     src("@njit(cache=True, error_model='numpy')")
-    src("def train_block(w, P, Q, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt, vt_on,")
-    src("                v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
+    src("def train_block(w, P, Q, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,")
+    src("                vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
     src("                div, div_step):")
     with src.indent():
         src('"""Train one block of B instances in place; mse/accu (epochs + 1, B) per epoch."""')
@@ -359,6 +654,19 @@ def generate(spec: KernelSpec) -> str:
         src("n_rows = X.shape[0]")
         src("perm = np.empty((n_rows, B), np.int64)")
         src("vt_f = F(vt_on)")
+        if spec.fused:
+            src(f"assert B == {spec.block}")
+            src(f"W64 = np.empty({fz.n64 + (fz.nF if F == 'float64' else 0)})")
+            src("WF = W64" if F == "float64" else f"WF = np.empty({fz.nF}, F)")
+            src(f"WF[{fz.o_ds}:{fz.o_dn}] = DS")
+            src(f"WF[{fz.o_dn}:{fz.o_dn} + DN.size] = DN")
+            src("for b in range(B):")
+            with src.indent():
+                src(f"W64[{fz.o_div} + b] = div[b]")
+                src(f"W64[{fz.o_dstep} + b] = div_step[b]")
+            src(f"wflat = w.reshape({nw * spec.block})")
+            src(f"W64[{fz.o_w}:{fz.o_w + nw * spec.block}] = wflat")
+            src("v_bias_f = F(v_bias)")
         src("v_rest_f = F(v_rest)")
         src("i_leak0_f = F(i_leak0)")
         src(f"evaluate(w, P, Q, X, T, thr, is_class, {acts}, acc, se, correct, B)")
@@ -392,29 +700,52 @@ def generate(spec: KernelSpec) -> str:
                         src(f"act0[{i + 1}, b] = X[r, {i}]")
                     for j in range(n_out):
                         src(f"tgt[{j}, b] = T[r, {j}]")
+                if spec.fused:
+                    src("for b in range(B):")
+                    with src.indent():
+                        for i in range(n_in):
+                            src(f"WF[{fz.o_row + i * spec.block} + b] = act0[{i + 1}, b]")
+                        for j in range(n_out):
+                            src(f"WF[{fz.o_row + (n_in + j) * spec.block} + b] = tgt[{j}, b]")
                 src("for s in range(spr):")
                 with src.indent():
                     src("vt = vt_f if s >= settle else ZERO")
-                    src("v_rest = v_rest_f")
-                    src("i_leak0 = i_leak0_f")
-                    _step(src, spec)
+                    if spec.fused:
+                        args = "W64, WF, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest_f, step, seed"
+                        src("if vt != ZERO:")
+                        with src.indent():
+                            src(f"step_on({args.format(sn='sn_on')})")
+                        src("else:")
+                        with src.indent():
+                            src(f"step_off({args.format(sn='sn_off')})")
+                    else:
+                        src("v_rest = v_rest_f")
+                        src("i_leak0 = i_leak0_f")
+                        _step(src, spec)
                     src("step += 1")
+            if spec.fused:
+                src(f"wflat[:] = W64[{fz.o_w}:{fz.o_w + nw * spec.block}]")
             src(f"evaluate(w, P, Q, X, T, thr, is_class, {acts}, acc, se, correct, B)")
             src("for b in range(B):")
             with src.indent():
                 src("mse[ep + 1, b] = se[b]")
                 src("accu[ep + 1, b] = correct[b]")
+        if spec.fused:
+            src("for b in range(B):")
+            with src.indent():
+                src(f"div[b] = W64[{fz.o_div} + b]")
+                src(f"div_step[b] = np.int64(W64[{fz.o_dstep} + b])")
     src("")
     src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
-    src("def train_blocks(w, P, Q, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt, vt_on,")
-    src("                 v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
+    src("def train_blocks(w, P, Q, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,")
+    src("                 vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
     src("                 div, div_step):")
     with src.indent():
         src('"""Every block in parallel: arrays carry a leading block axis."""')
         src("for blk in prange(w.shape[0]):")
         with src.indent():
-            src("train_block(w[blk], P[blk], Q[blk], X, T, thr, is_class, order_shuffled, epochs, spr,")
-            src("            settle, dt, vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on[blk],")
+            src("train_block(w[blk], P[blk], Q[blk], DS[blk], DN[blk], NOM, X, T, thr, is_class, order_shuffled,")
+            src("            epochs, spr, settle, dt, vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on[blk],")
             src("            sn_off[blk], seed, inst[blk], mse[blk], accu[blk], div[blk], div_step[blk])")
     src("")
     src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
