@@ -13,11 +13,11 @@ FIELDS = ("mse", "accuracy", "w_init", "w_final", "diverged")
 @pytest.fixture(scope="module", params=["layered", "fused"])
 def noisy_study(request):
     # every non-ideality on, shuffled rows, and leakage large enough to matter; the fused kernels need
-    # linear multipliers and no mismatch (leakage still differs from capacitor to capacitor)
+    # linear blocks without mismatch (leakage still differs from capacitor to capacitor)
     ov = {"task.epochs": 3, "task.order": "shuffled", "leakage.G_leak": 1e-9, "integrator.method": "heun",
           "task.T_settle": 1e-8}
     if request.param == "fused":
-        ov.update({"circuit.K_I": float("inf"), "mismatch.enabled": False})
+        ov.update({"circuit.K_I": float("inf"), "circuit.I_max": float("inf"), "mismatch.enabled": False})
     st = load_study("xor", ov)
     assert kernel_spec(st).fused == (request.param == "fused")
     return st

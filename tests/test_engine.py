@@ -46,30 +46,33 @@ def test_kernel_matches_reference_realistic(method):
 
 @pytest.mark.parametrize("method", ["euler", "heun", "rk4"])
 def test_fused_kernel_matches_reference(method):
-    # Linear multipliers and no mismatch give the fused straight-line kernels; everything else non-ideal:
-    # saturating pump, rails, leakage (log-normal per capacitor), noise (not with RK4), shuffled rows.
-    ov = {"task.epochs": 2, "integrator.method": method, "circuit.K_I": float("inf"), "leakage.G_leak": 1e-9,
-          "leakage.I_leak0": 1e-10, "leakage.V_rest": 0.1, "task.T_settle": 2e-8, "noise.enabled": method != "rk4",
-          "mismatch.enabled": False, "task.order": "shuffled"}
+    # Linear blocks at their nominal values give the fused straight-line kernels; with rails, leakage
+    # (log-normal per capacitor), noise (not with RK4) and shuffled rows.
+    ov = {"task.epochs": 2, "integrator.method": method, "circuit.K_I": float("inf"), "circuit.I_max": float("inf"),
+          "leakage.G_leak": 1e-9, "leakage.I_leak0": 1e-10, "leakage.V_rest": 0.1, "task.T_settle": 2e-8,
+          "noise.enabled": method != "rk4", "mismatch.enabled": False, "task.order": "shuffled"}
     st = load_study("xor", ov)
-    assert kernel_spec(st).fused
+    assert kernel_spec(st).fused and kernel_spec(st).rails
     assert _compare(st) < 1e-11
 
 
-def test_fused_kernel_with_mismatch_matches_reference(monkeypatch):
-    # not the default (slow to compile, see driver._fused), but it must compute the same thing
+def test_fused_kernel_with_every_block_non_ideal_matches_reference(monkeypatch):
+    # not the default (slow to compile for big nets, see driver._fused), but it must compute the same
+    # thing: a small 2-2-1 net with saturation, mismatch, leakage, noise and rails, Heun
     monkeypatch.setattr(driver, "FUSE_MISMATCH", True)
-    ov = {"task.epochs": 2, "integrator.method": "euler", "circuit.K_I": float("inf"), "leakage.G_leak": 1e-9,
+    monkeypatch.setattr(driver, "FUSE_SATURATING", True)
+    ov = {"task.epochs": 2, "integrator.method": "heun", "network.layers": [2, 2, 1], "leakage.G_leak": 1e-9,
           "leakage.I_leak0": 1e-10, "task.T_settle": 2e-8, "mismatch.scale": 3.0, "task.order": "shuffled"}
     st = load_study("xor", ov)
-    assert kernel_spec(st).fused and kernel_spec(st).mismatch
+    spec = kernel_spec(st)
+    assert spec.fused and spec.mismatch and spec.sat_mult and spec.sat_pump and spec.noise
     assert _compare(st) < 1e-11
 
 
 def test_fused_and_layered_kernels_agree(monkeypatch):
     """The two code generators, on the same non-saturating study with every other block non-ideal."""
-    ov = {"task.epochs": 3, "integrator.method": "heun", "circuit.K_I": float("inf"), "leakage.G_leak": 1e-9,
-          "mismatch.enabled": False, "task.order": "shuffled", "network.layers": [2, 3, 2, 1]}
+    ov = {"task.epochs": 3, "integrator.method": "heun", "circuit.K_I": float("inf"), "circuit.I_max": float("inf"),
+          "leakage.G_leak": 1e-9, "mismatch.enabled": False, "task.order": "shuffled", "network.layers": [2, 3, 2, 1]}
     st = load_study("xor", ov)
     fused = run_instances(st, 0, 70)
     monkeypatch.setattr(driver, "FUSE_MAX_WEIGHTS", 0)
@@ -89,8 +92,8 @@ def test_fused_and_layered_kernels_agree(monkeypatch):
 
 
 def test_fused_kernel_flags_a_diverging_instance_and_freezes_it():
-    # an absurd learning rate on ideal blocks without rails: weights blow up to inf/NaN in a few rows
-    st = load_study("xor_ideal", {"circuit.K_g": 1e3, "task.epochs": 2})
+    # an absurd pump gain on ideal blocks without rails: the first teaching step gives inf/NaN weights
+    st = load_study("xor_ideal", {"circuit.K_g": 1e300, "task.epochs": 2})
     assert kernel_spec(st).fused
     r = run_instances(st, 0, 70)
     assert r.diverged.all()

@@ -50,12 +50,15 @@ def kernel_spec(study) -> KernelSpec:
 
 
 def _fused(study) -> bool:
-    """Straight-line steps for small networks whose blocks are cheap to write out: not with saturating
-    multipliers (three tanh per synapse) nor with mismatch (hundreds of per-instance parameter reads). Those
-    straight-line steps compile in minutes rather than seconds (2 to 9 min for the 2-8-1 XOR, Euler to RK4)
-    and run little faster than the layered kernels (1.5e6 vs 1.35e6 instance-steps/s for the realistic XOR)."""
+    """Straight-line steps for small networks with linear blocks at their nominal values (saturation and
+    mismatch off; rails, leakage and noise allowed). With saturating blocks (a tanh per multiplier and pump)
+    or mismatch (hundreds of per-instance parameter reads) the straight-line step compiles in minutes rather
+    than seconds (2 to 9 min for the 2-8-1 XOR, Euler to RK4) and runs little faster than the layered
+    kernels (1.5e6 vs 1.35e6 instance-steps/s for the realistic XOR); ``FUSE_SATURATING`` and
+    ``FUSE_MISMATCH`` turn them on anyway."""
+    c = study.circuit
     small = Topology(tuple(study.network.layers)).n_weights <= FUSE_MAX_WEIGHTS
-    sat = (math.isfinite(study.circuit.K_I) or math.isfinite(study.circuit.I_max)) and not FUSE_SATURATING
+    sat = (math.isfinite(c.K_I) or math.isfinite(c.I_max)) and not FUSE_SATURATING
     mism = study.mismatch.enabled and not FUSE_MISMATCH
     return small and not sat and not mism
 
