@@ -15,6 +15,10 @@ from mcaann.engine.mathfn import (
     exp_float64,
     log_float64,
     normal_pair_fast,
+    sat_float32,
+    sat_float64,
+    sigmoid_float32,
+    sigmoid_float64,
     sincos_2pi_float64,
     tanh_float32,
     tanh_float64,
@@ -39,7 +43,8 @@ def _loop(f):
     return loop
 
 
-_LOOPS = {f: _loop(f) for f in (exp_float64, exp_float32, tanh_float64, tanh_float32, log_float64)}
+_LOOPS = {f: _loop(f) for f in (exp_float64, exp_float32, tanh_float64, tanh_float32, log_float64, sigmoid_float64,
+                                 sigmoid_float32, sat_float64, sat_float32)}
 
 
 def _apply(f, x):
@@ -365,6 +370,8 @@ def _normal_loop(n, k, seed, stream, a, b):
     [
         (exp_float64, np.float64),
         (tanh_float64, np.float64),
+        (sigmoid_float64, np.float64),
+        (sat_float64, np.float64),
         (log_float64, np.float64),
         (exp_float32, np.float32),
         (tanh_float32, np.float32),
@@ -387,3 +394,32 @@ def test_sincos_and_normal_loops_vectorise():
     _normal_loop(64, np.uint64(0), np.uint64(1), np.uint64(3), a, b)
     for f in (_sincos_loop, _normal_loop):
         assert _PACKED.search(f.inspect_asm(f.signatures[0]))
+
+
+def test_sigmoid_float64_accuracy():
+    # the kernels' logistic function 1 / (1 + e**z), against an 80-bit long-double reference
+    z = np.concatenate([RNG.uniform(-40, 40, 20000), RNG.uniform(-700, 700, 2000), [0.0, -0.0, 1e-300]])
+    ref = (1 / (1 + np.exp(z.astype(np.longdouble)))).astype(np.float64)
+    err, at = _ulp_error(_apply(sigmoid_float64, z), ref)
+    print(f"sigmoid_float64 max error {err:.3f} ulp (at {at:.6g})")
+    assert err <= ULP_BOUND
+
+
+def test_sigmoid_edges():
+    big = np.array([709.0, 710.0, 1e6, np.inf])
+    got = _apply(sigmoid_float64, big)
+    assert np.all((got >= 0) & (got < 2e-308))  # clamped at 709: at most e**-709, an absolute error < 1e-307
+    np.testing.assert_array_equal(_apply(sigmoid_float64, np.array([-40.0, -800.0, -np.inf])), 1.0)
+    assert np.isnan(_apply(sigmoid_float64, np.array([np.nan])))[0]
+    z32 = RNG.uniform(-30, 30, 5000).astype(np.float32)
+    ref32 = 1 / (1 + np.exp(z32.astype(np.float64)))
+    np.testing.assert_allclose(_apply(sigmoid_float32, z32), ref32, rtol=5e-7, atol=1e-30)
+
+
+def test_sat_is_tanh_to_an_absolute_error():
+    # sat(x) = 1 - 2 / (e**2x + 1): absolute (not relative) accuracy is what a multiplier K_I sat(p / K_I) needs
+    x = np.concatenate([RNG.uniform(-25, 25, 20000), [0.0, 1e-20, -1e-20, 30.0, -30.0, np.inf, -np.inf]])
+    np.testing.assert_allclose(_apply(sat_float64, x), np.tanh(x), rtol=0, atol=4e-16)
+    x32 = x.astype(np.float32)
+    np.testing.assert_allclose(_apply(sat_float32, x32), np.tanh(x32.astype(np.float64)), rtol=0, atol=3e-7)
+    assert np.isnan(_apply(sat_float64, np.array([np.nan])))[0]

@@ -410,21 +410,20 @@ class _Fused:
         # ideal pump and update multiplier at their nominal values: one scalar per step
         self.cupd = not (spec.mismatch or spec.sat_pump or spec.sat_mult)
 
-    def sp(self, name: str, k: int) -> str | None:
-        """Synapse parameter ``name`` of weight ``k`` in lane b: an array element, a scalar or None (zero)."""
-        if name in self.syn:
-            return f"{self.WF}[{self.o_ds + (self.syn.index(name) * self.nw + k) * self.blk} + b]"
+    def _param(self, name: str, idx: int, names: list[str], offset: int, count: int) -> str | None:
+        if name in names:
+            return f"{self.WF}[{offset + (names.index(name) * count + idx) * self.blk} + b]"
         if name in self.scal:
             return f"{name}_s"
         return None
 
+    def sp(self, name: str, k: int) -> str | None:
+        """Synapse parameter ``name`` of weight ``k`` in lane b: an array element, a scalar or None (zero)."""
+        return self._param(name, k, self.syn, self.o_ds, self.nw)
+
     def np_(self, name: str, n: int) -> str | None:
         """Neuron parameter ``name`` of neuron ``n`` in lane b (as ``sp``)."""
-        if name in self.neu:
-            return f"{self.WF}[{self.o_dn + (self.neu.index(name) * self.nn + n) * self.blk} + b]"
-        if name in self.scal:
-            return f"{name}_s"
-        return None
+        return self._param(name, n, self.neu, self.o_dn, self.nn)
 
     def mult_terms(self, tag: str, pairs: list[tuple[str, str, int]]) -> str:
         """Sum over (a, b, k) of the multipliers ``tag`` of weights k: the current [A]."""

@@ -120,19 +120,27 @@ _E13 = 1.0 / 6227020800.0
 
 
 @njit(cache=True, inline="always")
-def _exp_core64(x):
-    """e**x for -708 <= x <= 709 (normal results only: one scale factor, no clamping); within ~1 ulp."""
+def _exp_reduced64(x):
+    """(p, n) with e**x = p * 2**n, 1/sqrt(2) <~ p <~ sqrt(2), for a finite |x| <= 746."""
     kd = x * _LOG2E + _SHIFT64
-    n = _f64_bits(kd) - _SHIFT64_BITS
+    n = _f64_bits(kd) - _SHIFT64_BITS  # round(x / ln2) as an int64, no float->int conversion
     nf = kd - _SHIFT64
-    r = (x - nf * _LN2_HI) - nf * _LN2_LO
+    r = (x - nf * _LN2_HI) - nf * _LN2_LO  # |r| <= ln2/2 (+ tiny)
+    # Estrin's scheme (short dependency chains) for q = sum_k r**k / (k + 2)!
     r2 = r * r
     r4 = r2 * r2
     b0 = (_E2 + _E3 * r) + (_E4 + _E5 * r) * r2
     b1 = (_E6 + _E7 * r) + (_E8 + _E9 * r) * r2
     b2 = (_E10 + _E11 * r) + (_E12 + _E13 * r) * r2
     q = b0 + r4 * (b1 + r4 * b2)
-    return (1.0 + (r + r2 * q)) * _bits_f64((n + 1023) << 52)
+    return 1.0 + (r + r2 * q), n
+
+
+@njit(cache=True, inline="always")
+def _exp_core64(x):
+    """e**x for -708 <= x <= 709 (normal results only: one scale factor, no clamping); within ~1 ulp."""
+    p, n = _exp_reduced64(x)
+    return p * _bits_f64((n + 1023) << 52)
 
 
 _SIG_LO = -708.0  # e**-708 is still normal; below it 1 + e**z is 1 anyway
@@ -161,18 +169,7 @@ def exp_float64(x):
     # clamp with NaN passing through (a NaN fails both comparisons)
     x = _EXP_HI if x > _EXP_HI else x
     x = _EXP_LO if x < _EXP_LO else x
-    kd = x * _LOG2E + _SHIFT64
-    n = _f64_bits(kd) - _SHIFT64_BITS  # round(x / ln2) as an int64, no float->int conversion
-    nf = kd - _SHIFT64
-    r = (x - nf * _LN2_HI) - nf * _LN2_LO  # |r| <= ln2/2 (+ tiny)
-    # Estrin's scheme (short dependency chains) for q = sum_k r**k / (k + 2)!
-    r2 = r * r
-    r4 = r2 * r2
-    b0 = (_E2 + _E3 * r) + (_E4 + _E5 * r) * r2
-    b1 = (_E6 + _E7 * r) + (_E8 + _E9 * r) * r2
-    b2 = (_E10 + _E11 * r) + (_E12 + _E13 * r) * r2
-    q = b0 + r4 * (b1 + r4 * b2)
-    p = 1.0 + (r + r2 * q)
+    p, n = _exp_reduced64(x)
     # 2**n as two normal factors, so n in [-1077, 1025] neither wraps nor needs a branch
     n1 = n >> 1
     n2 = n - n1
