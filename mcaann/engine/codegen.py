@@ -639,15 +639,16 @@ def generate(spec: KernelSpec) -> str:
         for l in range(L + 1):
             src(f"act{l}[0, :] = F(v_bias)")
         src("acc = np.empty(B, F)")
-        src(f"dd = np.empty(({nn}, B), F)")
-        src(f"delta = np.empty(({nn}, B), F)")
         src(f"tgt = np.empty(({n_out}, B), F)")
-        for name in ("k1", "k2", "k3", "k4"):
-            src(f"{name} = np.empty(({nw}, B), F)")
-        src(f"ws = np.empty(({nw}, B))")
-        src(f"wn = np.empty(({nw}, B))")
-        src(f"dW = np.zeros(({nw}, B))")
-        src("fin = np.empty(B)")
+        if not spec.fused:  # the layered steps' work arrays
+            src(f"dd = np.empty(({nn}, B), F)")
+            src(f"delta = np.empty(({nn}, B), F)")
+            for name in ("k1", "k2", "k3", "k4"):
+                src(f"{name} = np.empty(({nw}, B), F)")
+            src(f"ws = np.empty(({nw}, B))")
+            src(f"wn = np.empty(({nw}, B))")
+            src(f"dW = np.zeros(({nw}, B))")
+            src("fin = np.empty(B)")
         src("se = np.empty(B)")
         src("correct = np.empty(B)")
         src("n_rows = X.shape[0]")

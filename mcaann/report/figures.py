@@ -147,6 +147,18 @@ def _is_bottom(k: int, n: int, ncols: int) -> bool:
     return k + ncols >= n
 
 
+def _label_panel(ax, ds: xr.Dataset, point: dict, sub: xr.Dataset, k: int, n: int, ncols: int, ylabel: str,
+                 xlabel: str) -> None:
+    """Panel k of n of a per-point grid: the point and its yield as title; y label on the left column, x label
+    on the bottom row."""
+    label = _point_label(ds, point)
+    ax.set_title(f"{label}\n{_yield_text(sub)}" if label else _yield_text(sub), fontsize=10)
+    if k % ncols == 0:
+        ax.set_ylabel(ylabel)
+    if _is_bottom(k, n, ncols):
+        ax.set_xlabel(xlabel)
+
+
 def _suptitle(fig: Figure, text: str, shown: int = 1, total: int = 1) -> None:
     """A figure title wrapped to the figure's width (so that it is never cut off)."""
     if total > shown:
@@ -223,13 +235,8 @@ def learning_curve_figure(ds: xr.Dataset, n_examples: int = 5) -> Figure:
         ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, which="major", alpha=0.3)
-        title = _yield_text(sub)
-        label = _point_label(ds, point)
-        ax.set_title(f"{label}\n{title}" if label else title, fontsize=10)
-        if k % ncols == 0:
-            ax.set_ylabel("evaluation MSE [V²]")
-        if _is_bottom(k, len(points), ncols):
-            ax.set_xlabel(f"epoch ({_epoch_note(ds, point)})")
+        _label_panel(ax, ds, point, sub, k, len(points), ncols, "evaluation MSE [V²]",
+                     f"epoch ({_epoch_note(ds, point)})")
         if k == 0:
             ax.legend(fontsize=8, loc="lower left")
     _suptitle(fig, f"Learning curves: {_study(ds)}, {ds.sizes['instance']} instances per point", len(points), total)
@@ -339,12 +346,7 @@ def convergence_time_figure(ds: xr.Dataset) -> Figure:
         top = ax.secondary_xaxis("top", functions=(lambda e, d=dur, s=scale: e * d / s,
                                                    lambda t, d=dur, s=scale: t * s / d))
         top.set_xlabel(f"circuit time [{prefix}s]", fontsize=9)
-        label = _point_label(ds, point)
-        ax.set_title(f"{label}\n{_yield_text(sub)}" if label else _yield_text(sub), fontsize=10)
-        if k % ncols == 0:
-            ax.set_ylabel("instances")
-        if _is_bottom(k, len(points), ncols):
-            ax.set_xlabel("epochs to converge")
+        _label_panel(ax, ds, point, sub, k, len(points), ncols, "instances", "epochs to converge")
         ax.grid(True, axis="y", alpha=0.3)
     _suptitle(fig, f"Convergence time: {_study(ds)}, {ds.sizes['instance']} instances per point", len(points), total)
     return fig
@@ -552,12 +554,7 @@ def retention_figure(ds: xr.Dataset) -> Figure | None:
         ax.set_yscale("log")
         ax.xaxis.set_major_formatter(EngFormatter(unit="s"))
         ax.grid(True, which="major", alpha=0.3)
-        label = _point_label(ds, point)
-        ax.set_title(f"{label}\n{_yield_text(sub)}" if label else _yield_text(sub), fontsize=10)
-        if k % ncols == 0:
-            ax.set_ylabel("evaluation MSE [V²]")
-        if _is_bottom(k, len(points), ncols):
-            ax.set_xlabel("hold time, teaching off [s]")
+        _label_panel(ax, ds, point, sub, k, len(points), ncols, "evaluation MSE [V²]", "hold time, teaching off [s]")
         if k == 0:
             ax.legend(fontsize=8)
     _suptitle(fig, f"Retention: {_study(ds)}, MSE after holding the trained weights", len(points), total)
