@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from mcaann.circuit.blocks import NEU_INDEX, SYN_INDEX
 
-CODEGEN_VERSION = "9"
+CODEGEN_VERSION = "10"
 
 
 @dataclass(frozen=True)
@@ -117,26 +117,87 @@ def _offsets(layers):
     return wo, no
 
 
+def _lp(spec: KernelSpec, name: str, idx: str) -> str | None:
+    """Derived parameter ``name`` of synapse or neuron ``idx`` in lane b for the layered kernels: an element of
+    ``DSA``/``DNA`` (per instance), a study scalar ``{name}_s``, or None (exactly zero: an offset without
+    mismatch)."""
+    syn, neu, scal = derived_names(spec)
+    if name in syn:
+        return f"DSA[{syn.index(name)}, {idx}, b]"
+    if name in neu:
+        return f"DNA[{neu.index(name)}, {idx}, b]"
+    if name in scal:
+        return f"{name}_s"
+    return None
+
+
+def _plus(v: str, off: str | None) -> str:
+    return f"({v} + {off})" if off else v
+
+
+def _mult_term(spec: KernelSpec, tag: str, a: str, b: str, k: str) -> str:
+    """One multiplier ``tag`` of weight ``k`` in derived parameters: the current over K_I (saturating) or the
+    current [A] (linear); ``_mult_scale`` turns a sum of these into amperes."""
+    prod = f"{_lp(spec, f'gm_{tag}', k)} * {_plus(a, _lp(spec, f'va_{tag}', k))} * {_plus(b, _lp(spec, f'vb_{tag}', k))}"
+    return f"SAT({prod})" if spec.sat_mult else prod
+
+
+def _mult_scale(spec: KernelSpec, tag: str, s: str) -> str:
+    return f"ki_{tag}_s * {s}" if spec.sat_mult else s
+
+
 def _drift(src: _Src, spec: KernelSpec) -> None:
-    """``def drift(...)``: kout = dw/dt [V/s] (compute dtype) for weights wsrc, gate vt."""
+    """``def drift(...)``: kout = dw/dt [V/s] (compute dtype) for weights wsrc, gate vt.
+
+    The block parameters enter through the derived ones (``derive``): no divisions in the step.
+    """
     L = len(spec.layers) - 1
     wo, no = _offsets(spec.layers)
-    q, p = NEU_INDEX, SYN_INDEX
+    lp = lambda name, idx: _lp(spec, name, idx)  # noqa: E731
     acts = ", ".join(f"act{l}" for l in range(L + 1))
     src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
-    src(f"def drift(wsrc, kout, vt, P, Q, tgt, {acts}, acc, dd, delta, v_rest, i_leak0, B):")
+    src(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {acts}, acc, dd, delta, v_rest, B):")
     with src.indent():
+        for q, nm in enumerate(derived_names(spec)[2]):
+            src(f"{nm}_s = NOM[{q}]")
+        leak = ""
+        if spec.leak:
+            il0 = lp("il0c", "k")
+            leak = f" - {lp('glc', 'k')} * (F(wsrc[k, b]) - v_rest) - {il0}"
         src("if vt != ZERO:")
         with src.indent():
-            _forward(src, spec, "wsrc", True)
+            for l in range(1, L + 1):
+                npre, npost = spec.layers[l - 1], spec.layers[l]
+                src(f"# layer {l}: {npre} -> {npost}")
+                src(f"for j in range({npost}):")
+                with src.indent():
+                    src("for b in range(B):")
+                    with src.indent():
+                        src("acc[b] = ZERO")
+                    src(f"for i in range({npre + 1}):")
+                    with src.indent():
+                        src(f"k = {wo[l - 1]} + j * {npre + 1} + i")
+                        src("for b in range(B):")
+                        with src.indent():
+                            src(f"acc[b] += {_mult_term(spec, 'fwd', f'act{l - 1}[i, b]', 'F(wsrc[k, b])', 'k')}")
+                    src(f"n = {no[l - 1]} + j")
+                    src("for b in range(B):")
+                    with src.indent():
+                        src(f"cur = {_mult_scale(spec, 'fwd', 'acc[b]')}")
+                        nir = lp("nir", "n")
+                        src(f"s = SIGMOID({_plus(f'cur * {nir}', lp('c0', 'n'))})")
+                        src(f"act{l}[j + 1, b] = {lp('vamp', 'n')} * s")
+                        if spec.mismatch:  # the derivative block has its own parameters (else: the same s)
+                            src(f"s = SIGMOID(cur * {lp('nird', 'n')} + {lp('c0d', 'n')})")
+                        src("dd[n, b] = s * (ONE - s)")
             src(f"# output error and delta (layer {L})")
             src(f"for j in range({spec.layers[L]}):")
             with src.indent():
                 src(f"n = {no[L - 1]} + j")
                 src("for b in range(B):")
                 with src.indent():
-                    src(f"e = act{L}[j + 1, b] - tgt[j, b] + Q[{q['voff_e']}, n, b]")
-                    src(f"delta[n, b] = Q[{q['a_delta']}, n, b] * e * dd[n, b] + Q[{q['voff_delta']}, n, b]")
+                    src(f"e = {_plus(f'act{L}[j + 1, b] - tgt[j, b]', lp('voe', 'n'))}")
+                    src(f"delta[n, b] = {_delta_expr(spec, 'e')}")
             for l in range(L - 1, 0, -1):
                 src(f"# hidden error and delta (layer {l})")
                 src(f"for h in range({spec.layers[l]}):")
@@ -150,12 +211,13 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
                         src(f"nm = {no[l]} + m")
                         src("for b in range(B):")
                         with src.indent():
-                            src(f"acc[b] += {_mult(spec, 'bwd', 'delta[nm, b]', 'F(wsrc[k, b])', 'k')}")
+                            src(f"acc[b] += {_mult_term(spec, 'bwd', 'delta[nm, b]', 'F(wsrc[k, b])', 'k')}")
                     src(f"n = {no[l - 1]} + h")
                     src("for b in range(B):")
                     with src.indent():
-                        src(f"e = Q[{q['re_err']}, n, b] * acc[b] + Q[{q['voff_e']}, n, b]")
-                        src(f"delta[n, b] = Q[{q['a_delta']}, n, b] * e * dd[n, b] + Q[{q['voff_delta']}, n, b]")
+                        err = f"{lp('re_err', 'n')} * {_mult_scale(spec, 'bwd', 'acc[b]')}"
+                        src(f"e = {_plus(err, lp('voe', 'n'))}")
+                        src(f"delta[n, b] = {_delta_expr(spec, 'e')}")
             src("# gradient voltage, charge pump, leakage, capacitor")
             for l in range(1, L + 1):
                 npre = spec.layers[l - 1]
@@ -165,21 +227,12 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
                     src(f"for i in range({npre + 1}):")
                     with src.indent():
                         src(f"k = {wo[l - 1]} + j * {npre + 1} + i")
-                        # two loops, so that each reads few enough arrays for LLVM to vectorise it
-                        # (its runtime alias checks stop at 8 pointers)
                         src("for b in range(B):")
                         with src.indent():
-                            src(f"acc[b] = P[{p['re_upd']}, k, b] * ({_mult(spec, 'upd', 'delta[n, b]', f'act{l - 1}[i, b]', 'k')})")
-                        src("for b in range(B):")
-                        with src.indent():
-                            src(f"x = P[{p['kg']}, k, b] * vt * acc[b]")
-                            if spec.sat_pump:
-                                src(f"ichg = -P[{p['imax']}, k, b] * SAT(x / P[{p['imax']}, k, b])")
-                            else:
-                                src("ichg = -x")
-                            if spec.leak:
-                                src(f"ichg -= P[{p['g_leak']}, k, b] * (F(wsrc[k, b]) - v_rest) + i_leak0")
-                            src(f"kout[k, b] = ichg / P[{p['c']}, k, b]")
+                            m = _mult_scale(spec, "upd", _mult_term(spec, "upd", "delta[n, b]", f"act{l - 1}[i, b]", "k"))
+                            x = f"vt * {lp('pg', 'k')} * {m}"
+                            pump = f"SAT({x})" if spec.sat_pump else f"({x})"
+                            src(f"kout[k, b] = -{lp('ampc', 'k')} * {pump}{leak}")
         src("else:")
         with src.indent():
             nw = sum(spec.layers[l] * (spec.layers[l - 1] + 1) for l in range(1, L + 1))
@@ -187,10 +240,13 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
             with src.indent():
                 src("for b in range(B):")
                 with src.indent():
-                    if spec.leak:
-                        src(f"kout[k, b] = -(P[{p['g_leak']}, k, b] * (F(wsrc[k, b]) - v_rest) + i_leak0) / P[{p['c']}, k, b]")
-                    else:
-                        src("kout[k, b] = ZERO")
+                    src(f"kout[k, b] = ZERO{leak}")
+
+
+def _delta_expr(spec: KernelSpec, e: str) -> str:
+    """Local gradient delta_n [V] from the error ``e`` and dd[n, b] = s (1 - s) of the derivative block."""
+    add = _lp(spec, "add", "n")
+    return _plus(f"{add + ' * ' if add else ''}{e} * dd[n, b]", _lp(spec, "vod", "n"))
 
 
 def _evaluate(src: _Src, spec: KernelSpec) -> None:
@@ -234,7 +290,7 @@ def _step(src: _Src, spec: KernelSpec) -> None:
     """The integrator step inside the time loop: wnew = w + increment (+ noise)."""
     L = len(spec.layers) - 1
     acts = ", ".join(f"act{l}" for l in range(L + 1))
-    dargs = f"vt, P, Q, tgt, {acts}, acc, dd, delta, v_rest, i_leak0, B"
+    dargs = f"vt, DSA, DNA, NOM, tgt, {acts}, acc, dd, delta, v_rest, B"
     nw = sum(spec.layers[l] * (spec.layers[l - 1] + 1) for l in range(1, L + 1))
     if spec.noise:
         src("lo = step & 0xFFFFFFFF")
@@ -640,7 +696,10 @@ def generate(spec: KernelSpec) -> str:
             src(f"act{l}[0, :] = F(v_bias)")
         src("acc = np.empty(B, F)")
         src(f"tgt = np.empty(({n_out}, B), F)")
-        if not spec.fused:  # the layered steps' work arrays
+        if not spec.fused:  # the layered steps' derived parameters and work arrays
+            nsyn, nneu = (len(x) for x in derived_names(spec)[:2])
+            src(f"DSA = DS.reshape(({nsyn}, {nw}, B))")
+            src(f"DNA = DN.reshape(({nneu}, {nn}, B))")
             src(f"dd = np.empty(({nn}, B), F)")
             src(f"delta = np.empty(({nn}, B), F)")
             for name in ("k1", "k2", "k3", "k4"):
@@ -668,7 +727,6 @@ def generate(spec: KernelSpec) -> str:
             src(f"W64[{fz.o_w}:{fz.o_w + nw * spec.block}] = wflat")
             src("v_bias_f = F(v_bias)")
         src("v_rest_f = F(v_rest)")
-        src("i_leak0_f = F(i_leak0)")
         src(f"evaluate(w, P, Q, X, T, thr, is_class, {acts}, acc, se, correct, B)")
         src("for b in range(B):")
         with src.indent():
@@ -720,7 +778,6 @@ def generate(spec: KernelSpec) -> str:
                             src(f"step_off({args.format(sn='sn_off')})")
                     else:
                         src("v_rest = v_rest_f")
-                        src("i_leak0 = i_leak0_f")
                         _step(src, spec)
                     src("step += 1")
             if spec.fused:

@@ -64,7 +64,7 @@ def _fused(study) -> bool:
 
 
 def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int, dtype):
-    """The fused kernels' derived parameters: per-synapse and per-neuron blocks (flat, lanes last) and scalars."""
+    """The kernels' derived parameters: per-synapse and per-neuron blocks (flat, lanes last) and scalars."""
     syn, neu, scal = derived_names(spec)
     d = derive(spec, params, i_leak0)
 
@@ -178,11 +178,7 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     lk = study.leakage
     spec = kernel_spec(study)
     i_leak0 = lk.I_leak0 if lk.enabled else 0.0
-    if spec.fused:
-        DS, DN, NOM = derived_arrays(spec, params, i_leak0, n_blocks, F)
-    else:
-        DS = DN = np.zeros((n_blocks, 0), F)
-        NOM = np.zeros(0, F)
+    DS, DN, NOM = derived_arrays(spec, params, i_leak0, n_blocks, F)
     mod = kernel_module(spec)
     mod.train_blocks(
         w, P, Q, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
