@@ -91,10 +91,12 @@ def test_fused_and_layered_kernels_agree(monkeypatch):
     np.testing.assert_allclose(fused32.w_final, fused.w_final, rtol=0, atol=1e-4)
 
 
-def test_fused_kernel_flags_a_diverging_instance_and_freezes_it():
-    # an absurd pump gain on ideal blocks without rails: the first teaching step gives inf/NaN weights
-    st = load_study("xor_ideal", {"circuit.K_g": 1e300, "task.epochs": 2})
-    assert kernel_spec(st).fused
+@pytest.mark.parametrize("fused", [True, False])
+def test_kernel_flags_a_diverging_instance_and_freezes_it(fused):
+    # an absurd pump gain on linear blocks without rails: the first teaching step gives inf/NaN weights
+    # (mismatch on: the layered kernel)
+    st = load_study("xor_ideal", {"circuit.K_g": 1e300, "task.epochs": 2, "mismatch.enabled": not fused})
+    assert kernel_spec(st).fused == fused
     r = run_instances(st, 0, 70)
     assert r.diverged.all()
     assert np.isfinite(r.w_final).all()

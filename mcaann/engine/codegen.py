@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from mcaann.circuit.blocks import NEU_INDEX, SYN_INDEX
 
-CODEGEN_VERSION = "10"
+CODEGEN_VERSION = "11"
 
 
 @dataclass(frozen=True)
@@ -286,6 +286,25 @@ def _evaluate(src: _Src, spec: KernelSpec) -> None:
             src("correct[b] = correct[b] / X.shape[0] if is_class else np.nan")
 
 
+def _noise_loops(src: _Src, nw: int, lanes: str, target) -> None:
+    """Noise increments [V] of the nw weights, ``target(k)`` = z_k * sn[k, b]: four weights per Philox block
+    (counter: instance, k // 4, step), each loop over the lanes vectorised."""
+
+    def one_block(kq: str, ks: list[str]) -> None:
+        src(f"for b in range({lanes}):")
+        with src.indent():
+            src(f"z0, z1, z2, z3 = normal_quad(inst[b], {kq}, lo, hi, seed, STREAM_NOISE)")
+            for m, k in enumerate(ks):
+                src(f"{target(k)} = z{m} * sn[{k}, b]")
+
+    if nw >= 4:
+        src(f"for kq in range({nw // 4}):")
+        with src.indent():
+            one_block("kq", [f"4 * kq + {m}" for m in range(4)])
+    if nw % 4:
+        one_block(str(nw // 4), [str(4 * (nw // 4) + m) for m in range(nw % 4)])
+
+
 def _step(src: _Src, spec: KernelSpec) -> None:
     """The integrator step inside the time loop: wnew = w + increment (+ noise)."""
     L = len(spec.layers) - 1
@@ -296,19 +315,10 @@ def _step(src: _Src, spec: KernelSpec) -> None:
         src("lo = step & 0xFFFFFFFF")
         src("hi = step >> 32")
         src("sn = sn_on if vt != ZERO else sn_off")
-        src(f"for kp in range({nw // 2}):")
-        with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src("z0, z1 = normal_pair(inst[b], kp, lo, hi, seed, STREAM_NOISE)")
-                src("dW[2 * kp, b] = z0 * sn[2 * kp, b]")
-                src("dW[2 * kp + 1, b] = z1 * sn[2 * kp + 1, b]")
-        if nw % 2:
-            src("for b in range(B):")
-            with src.indent():
-                src(f"z0, z1 = normal_pair(inst[b], {nw // 2}, lo, hi, seed, STREAM_NOISE)")
-                src(f"dW[{nw - 1}, b] = z0 * sn[{nw - 1}, b]")
-    noise = " + dW[k, b]" if spec.noise else ""
+        # dW is flat with rows of a constant length: LLVM then proves the four stores of a loop disjoint (rows of a
+        # 2-d array, with a run-time stride, leave it a slow path)
+        _noise_loops(src, nw, "B", lambda k: f"dW[({k}) * {spec.block} + b]")
+    noise = f" + dW[k * {spec.block} + b]" if spec.noise else ""
     src(f"drift(w, k1, {dargs})")
     if spec.method == "euler":
         src(f"for k in range({nw}):")
@@ -341,30 +351,27 @@ def _step(src: _Src, spec: KernelSpec) -> None:
             src("for b in range(B):")
             with src.indent():
                 src("wn[k, b] = w[k, b] + (dt / 6.0) * (np.float64(k1[k, b]) + 2.0 * np.float64(k2[k, b]) + 2.0 * np.float64(k3[k, b]) + np.float64(k4[k, b]))")
-    src("# a non-finite weight marks its instance diverged and freezes it; then the rails")
+    src("# a non-finite weight marks its instance diverged and freezes it; then the rails. No conditional stores")
+    src("# (they become slow masked ones): fin[b] sums v * 0, which is 0 while every v is finite and NaN otherwise")
     src("for b in range(B):")
     with src.indent():
-        src("fin[b] = 1.0 - div[b]")
+        src("fin[b] = 0.0")
     src(f"for k in range({nw}):")
     with src.indent():
         src("for b in range(B):")
         with src.indent():
-            src("if not (abs(wn[k, b]) <= 1.7976931348623157e308):")
-            with src.indent():
-                src("fin[b] = 0.0")
+            src("fin[b] += wn[k, b] * 0.0")
     src(f"for k in range({nw}):")
     with src.indent():
         src("for b in range(B):")
         with src.indent():
-            src("if fin[b] != 0.0:")
-            with src.indent():
-                src("w[k, b] = min(max(wn[k, b], v_lo), v_hi)")
+            src("ok = (fin[b] == 0.0) & (div[b] == 0.0)")
+            src("w[k, b] = min(max(wn[k, b] if ok else w[k, b], v_lo), v_hi)")
     src("for b in range(B):")
     with src.indent():
-        src("if fin[b] == 0.0 and div[b] == 0.0:")
-        with src.indent():
-            src("div[b] = 1.0")
-            src("div_step[b] = step")
+        src("newly = (fin[b] != 0.0) & (div[b] == 0.0)")
+        src("div_step[b] = step if newly else div_step[b]")
+        src("div[b] = 1.0 if newly else div[b]")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -585,18 +592,7 @@ class _Fused:
                 # step, it is slow to compile)
                 src("lo = step & 0xFFFFFFFF")
                 src("hi = step >> 32")
-                src(f"for kp in range({nw // 2}):")
-                with src.indent():
-                    src(f"for b in range({blk}):")
-                    with src.indent():
-                        src("z0, z1 = normal_pair(inst[b], kp, lo, hi, seed, STREAM_NOISE)")
-                        src(f"W64[{self.o_dw} + 2 * kp * {blk} + b] = z0 * sn[2 * kp, b]")
-                        src(f"W64[{self.o_dw} + (2 * kp + 1) * {blk} + b] = z1 * sn[2 * kp + 1, b]")
-                if nw % 2:
-                    src(f"for b in range({blk}):")
-                    with src.indent():
-                        src(f"z0, z1 = normal_pair(inst[b], {nw // 2}, lo, hi, seed, STREAM_NOISE)")
-                        src(f"W64[{self.o_dw + (nw - 1) * blk} + b] = z0 * sn[{nw - 1}, b]")
+                _noise_loops(src, nw, str(blk), lambda k: f"W64[{self.o_dw} + ({k}) * {blk} + b]")
             src(f"for b in range({blk}):")
             with src.indent():
                 self._body(src, teach)
@@ -664,7 +660,7 @@ def generate(spec: KernelSpec) -> str:
     src("from numba import njit, prange")
     src("from mcaann.variability.rng import uniform, STREAM_NOISE, STREAM_SHUFFLE")
     src(f"from mcaann.engine.mathfn import sat_{F} as SAT, sigmoid_{F} as SIGMOID")
-    src("from mcaann.engine.mathfn import normal_pair_fast as normal_pair")
+    src("from mcaann.engine.mathfn import normal_quad_fast as normal_quad")
     src(f"F = np.{F}")
     src("ZERO = F(0.0)")
     src("ONE = F(1.0)")
@@ -690,6 +686,7 @@ def generate(spec: KernelSpec) -> str:
     with src.indent():
         src('"""Train one block of B instances in place; mse/accu (epochs + 1, B) per epoch."""')
         src("B = w.shape[1]")
+        src(f"assert B == {spec.block}")
         for a in acts_alloc:
             src(a)
         for l in range(L + 1):
@@ -706,7 +703,7 @@ def generate(spec: KernelSpec) -> str:
                 src(f"{name} = np.empty(({nw}, B), F)")
             src(f"ws = np.empty(({nw}, B))")
             src(f"wn = np.empty(({nw}, B))")
-            src(f"dW = np.zeros(({nw}, B))")
+            src(f"dW = np.zeros({nw * spec.block})")
             src("fin = np.empty(B)")
         src("se = np.empty(B)")
         src("correct = np.empty(B)")
@@ -714,7 +711,6 @@ def generate(spec: KernelSpec) -> str:
         src("perm = np.empty((n_rows, B), np.int64)")
         src("vt_f = F(vt_on)")
         if spec.fused:
-            src(f"assert B == {spec.block}")
             src(f"W64 = np.empty({fz.n64 + (fz.nF if F == 'float64' else 0)})")
             src("WF = W64" if F == "float64" else f"WF = np.empty({fz.nF}, F)")
             src(f"WF[{fz.o_ds}:{fz.o_dn}] = DS")

@@ -13,7 +13,7 @@ import numpy as np
 
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
-from mcaann.variability.rng import STREAM_NOISE, STREAM_SHUFFLE, normal_pair, uniform
+from mcaann.variability.rng import STREAM_NOISE, STREAM_SHUFFLE, normal_quad, uniform
 
 K_BOLTZMANN = 1.380649e-23  # J/K
 
@@ -150,8 +150,7 @@ class Reference:
             return out
         lo, hi = step & 0xFFFFFFFF, step >> 32
         for k in range(n_w):
-            z0, z1 = normal_pair(self.instance, k >> 1, lo, hi, self.seed, STREAM_NOISE)
-            z = z0 if k % 2 == 0 else z1
+            z = normal_quad(self.instance, k >> 2, lo, hi, self.seed, STREAM_NOISE)[k & 3]
             g_n = p["g_leak"][k] + self.gamma * p["kg"][k] * vt_rel
             out[k] = math.sqrt(2.0 * self.kT * g_n * self.dt) / p["c"][k] * z
         return out
