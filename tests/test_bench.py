@@ -24,3 +24,5 @@ def test_op_count():
     # 33 weights x (forward, update, Euler, finiteness) + 9 neurons x 7 + 8 backward products
     assert ops["fma"] == 4 * 33 + 7 * 9 + 8
     assert op_count([2, 8, 1], saturating=True)["sigmoid"] == 9 + (2 * 33 + 8) + 33
+    # mismatch: the derivative block's own logistic function per neuron
+    assert op_count([2, 8, 1], saturating=True, mismatch=True)["sigmoid"] == 2 * 9 + (2 * 33 + 8) + 33

@@ -92,7 +92,7 @@ def machine_ceiling(threads: int) -> dict:
     return rates
 
 
-def op_count(layers, saturating: bool) -> dict:
+def op_count(layers, saturating: bool, mismatch: bool = False) -> dict:
     """Logistic functions, multiply-adds and divisions per instance-step (one Euler step, teaching on).
 
     What the equations need with nominal blocks: per neuron one logistic function (an exp and a division,
@@ -100,12 +100,13 @@ def op_count(layers, saturating: bool) -> dict:
     derivative, error, delta, pump factor); per synapse the forward and update products, the Euler update
     and the finiteness test (4 multiply-adds), plus a backward product for synapses out of hidden neurons.
     Saturating blocks add a tanh (an exp and a division, counted as a ``sigmoid``, plus 3 multiply-adds)
-    for every multiplier and pump.
+    for every multiplier and pump. With mismatch the derivative block has its own logistic function.
+    Noise (a Philox block and two Box-Muller transforms per four weights) is not counted.
     """
     topo = Topology(tuple(layers))
     nw, nn = topo.n_weights, topo.n_neurons
     n_bwd = sum(topo.layers[l] * topo.layers[l - 1] for l in range(2, len(layers)))
-    sig = nn
+    sig = 2 * nn if mismatch else nn
     fmas = 4 * nw + 7 * nn + n_bwd
     if saturating:
         n_tanh = 2 * nw + n_bwd + nw
@@ -114,9 +115,19 @@ def op_count(layers, saturating: bool) -> dict:
     return {"sigmoid": sig, "fma": fmas, "div": 0}
 
 
-def engine_rate(name: str, dtype: str, threads: int, instances: int = 4096, epochs: int = 10) -> float:
-    st = load_study(name, {"integrator.dtype": dtype, "task.epochs": epochs, **EULER_1NS})
+#: the realistic study with one kind of non-ideality taken off at a time: where its time goes
+ABLATIONS = (
+    ("noise off", {"noise.enabled": False}),
+    ("saturation off", {"circuit.K_I": float("inf"), "circuit.I_max": float("inf")}),
+    ("mismatch off", {"mismatch.enabled": False}),
+    ("noise and saturation off", {"noise.enabled": False, "circuit.K_I": float("inf"), "circuit.I_max": float("inf")}),
+)
+
+
+def engine_rate(name: str, dtype: str, threads: int, instances: int = 4096, epochs: int = 10,
+                overrides: dict | None = None) -> float:
     """Instance-steps per second of whole ``run_instances`` calls (sampling included), best of two."""
+    st = load_study(name, {"integrator.dtype": dtype, "task.epochs": epochs, **EULER_1NS, **(overrides or {})})
     run_instances(st, 0, 64, threads)  # compile / load
     wall = float("inf")
     for _ in range(2):
@@ -165,6 +176,9 @@ def run_benchmark(quick: bool = False) -> list[tuple[str, str]]:
                 r = engine_rate(name, dtype, th, inst)
                 rates[(label, dtype, th)] = r
                 rows.append((f"engine {label} XOR, {dtype}, {th} thread(s)", f"{r:.3g}"))
+    for label, over in ABLATIONS:
+        r = engine_rate(REALISTIC, "float64", 1, inst, overrides=over)
+        rows.append((f"engine realistic XOR, {label}, float64, 1 thread", f"{r:.3g}"))
     rows.append(("engine 2 threads / 1 thread (ideal, float64)",
                  f"{rates[('ideal', 'float64', cores)] / rates[('ideal', 'float64', 1)]:.2f}x"))
     rows.append(("realistic / ideal (float64, all threads)",
@@ -188,5 +202,10 @@ def run_benchmark(quick: bool = False) -> list[tuple[str, str]]:
                      f"{1 / t_step:.3g} (logistic {ceil['sigmoid_per_s']:.3g}/s, FMA {ceil['fma_per_s']:.3g}/s)"))
         rows.append((f"engine / ceiling (ideal, float64, {th} thread(s))",
                      f"{rates[('ideal', 'float64', th)] * t_step:.0%}"))
+        if th == 1:  # what the realistic study's exponentials allow, noise aside
+            ops = op_count([2, 8, 1], saturating=True, mismatch=True)
+            t_real = ops["sigmoid"] / ceil["sigmoid_per_s"] + ops["fma"] / ceil["fma_per_s"]
+            rows.append((f"ceiling, realistic XOR without noise, 1 thread: {ops['sigmoid']} logistic/tanh + "
+                         f"{ops['fma']} FMA per step", f"{1 / t_real:.3g}"))
     numba.set_num_threads(cores)
     return rows

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from mcaann.circuit.blocks import NEU_INDEX, SYN_INDEX
 
-CODEGEN_VERSION = "11"
+CODEGEN_VERSION = "12"
 
 
 @dataclass(frozen=True)
@@ -287,23 +287,22 @@ def _evaluate(src: _Src, spec: KernelSpec) -> None:
             src("correct[b] = correct[b] / X.shape[0] if is_class else np.nan")
 
 
-def _noise_loops(src: _Src, nw: int, lanes: str, target) -> None:
-    """Noise increments [V] of the nw weights, ``target(k)`` = z_k * sn[k, b]: four weights per Philox block
-    (counter: instance, k // 4, step), each loop over the lanes vectorised."""
+def noise_rows(nw: int) -> int:
+    """Rows of the noise scales ``sn`` and increments: the weight count rounded up to whole Philox blocks (the
+    driver pads ``sn`` with zeros), so that one loop, compiled once, makes them all."""
+    return 4 * -(-nw // 4)
 
-    def one_block(kq: str, ks: list[str]) -> None:
+
+def _noise_loops(src: _Src, nw: int, lanes: str, target) -> None:
+    """Noise increments [V] of the weights, ``target(k)`` = z_k * sn[k, b], rows k < ``noise_rows(nw)``: four
+    per Philox block (counter: instance, k // 4, step), each loop over the lanes vectorised."""
+    src(f"for kq in range({noise_rows(nw) // 4}):")
+    with src.indent():
         src(f"for b in range({lanes}):")
         with src.indent():
-            src(f"z0, z1, z2, z3 = normal_quad(inst[b], {kq}, lo, hi, seed, STREAM_NOISE)")
-            for m, k in enumerate(ks):
-                src(f"{target(k)} = z{m} * sn[{k}, b]")
-
-    if nw >= 4:
-        src(f"for kq in range({nw // 4}):")
-        with src.indent():
-            one_block("kq", [f"4 * kq + {m}" for m in range(4)])
-    if nw % 4:
-        one_block(str(nw // 4), [str(4 * (nw // 4) + m) for m in range(nw % 4)])
+            src("z0, z1, z2, z3 = normal_quad(inst[b], kq, lo, hi, seed, STREAM_NOISE)")
+            for m in range(4):
+                src(f"{target(f'4 * kq + {m}')} = z{m} * sn[4 * kq + {m}, b]")
 
 
 def _step(src: _Src, spec: KernelSpec) -> None:
@@ -474,8 +473,9 @@ class _Fused:
         # W64 = [weights | noise increments | divergence flag | divergence step], float64;
         # WF = [row inputs | row targets | synapse parameters | neuron parameters], compute dtype
         # (for float64 both are the one array W64, WF after the float64 part).
-        self.o_w, self.o_dw, self.o_div, self.o_dstep = 0, nw * blk, 2 * nw * blk, (2 * nw + 1) * blk
-        self.n64 = (2 * nw + 2) * blk
+        nr = noise_rows(nw)
+        self.o_w, self.o_dw, self.o_div, self.o_dstep = 0, nw * blk, (nw + nr) * blk, (nw + nr + 1) * blk
+        self.n64 = (nw + nr + 2) * blk
         base = self.n64 if spec.dtype == "float64" else 0
         self.o_row = base
         self.o_ds = base + (self.layers[0] + self.layers[-1]) * blk
@@ -716,7 +716,7 @@ def generate(spec: KernelSpec) -> str:
             src(f"ws = np.empty(({nw}, B))")
             src(f"wc = np.empty(({nw}, B), F)")
             src(f"wn = np.empty(({nw}, B))")
-            src(f"dW = np.zeros({nw * spec.block})")
+            src(f"dW = np.zeros({noise_rows(nw) * spec.block})")
             src("fin = np.empty(B)")
         src("se = np.empty(B)")
         src("correct = np.empty(B)")

@@ -15,7 +15,7 @@ import numpy as np
 
 from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
 from mcaann.circuit.network import Topology
-from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derive, derived_names
+from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derive, derived_names, noise_rows
 from mcaann.engine.kernels import kernel_module
 from mcaann.engine.reference import K_BOLTZMANN
 from mcaann.study.load import StudyError
@@ -165,8 +165,9 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
         sn_off = np.sqrt(2 * kT * g_leak * dt) / cap
     else:
         sn_on = sn_off = np.zeros_like(cap)
-    sn_on = _pack(sn_on, n_blocks, np.float64)
-    sn_off = _pack(sn_off, n_blocks, np.float64)
+    pad = ((0, 0), (0, noise_rows(topo.n_weights) - topo.n_weights))  # zero rows: whole Philox blocks
+    sn_on = _pack(np.pad(sn_on, pad), n_blocks, np.float64)
+    sn_off = _pack(np.pad(sn_off, pad), n_blocks, np.float64)
     inst_b = _pack(inst[:, None].astype(np.float64), n_blocks, np.float64)[:, 0, :].astype(np.uint64)
 
     epochs = study.task.epochs
