@@ -71,7 +71,7 @@ def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int
     def flat(names):
         if not names:
             return np.zeros((n_blocks, 0), dtype)
-        return np.stack([_pack(d[nm], n_blocks, dtype) for nm in names], axis=1).reshape(n_blocks, -1)
+        return _pack_many([d[nm] for nm in names], n_blocks, dtype).reshape(n_blocks, -1)
 
     nom = np.empty(len(scal), dtype)
     for q, nm in enumerate(scal):
@@ -126,11 +126,22 @@ class InstanceResults:
 
 def _pack(a: np.ndarray, n_blocks: int, dtype) -> np.ndarray:
     """(n, m) per-instance rows -> (n_blocks, m, BLOCK), padding with the last instance."""
-    n = a.shape[0]
-    pad = n_blocks * BLOCK - n
-    if pad:
-        a = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)])
-    return np.ascontiguousarray(a.reshape(n_blocks, BLOCK, -1).transpose(0, 2, 1), dtype=dtype)
+    return _pack_many([a], n_blocks, dtype)[:, 0]
+
+
+def _pack_many(arrays: list[np.ndarray], n_blocks: int, dtype) -> np.ndarray:
+    """p arrays of (n, m) per-instance rows -> (n_blocks, p, m, BLOCK), written in place (no stacked copies),
+    padding with the last instance."""
+    n, m = arrays[0].shape[0], arrays[0].reshape(arrays[0].shape[0], -1).shape[1]
+    out = np.empty((n_blocks, len(arrays), m, BLOCK), dtype)
+    full = n // BLOCK
+    for q, a in enumerate(arrays):
+        a = a.reshape(n, m)
+        out[:full, q] = a[: full * BLOCK].reshape(full, BLOCK, m).transpose(0, 2, 1)
+        if full < n_blocks:
+            tail = np.concatenate([a[full * BLOCK:], np.repeat(a[-1:], n_blocks * BLOCK - n, axis=0)])
+            out[full, q] = tail.T
+    return out
 
 
 def _unpack(a: np.ndarray, n: int) -> np.ndarray:
@@ -152,8 +163,8 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     params = sample_instances(study, topo, inst)
     F = np.float32 if study.integrator.dtype == "float32" else np.float64
 
-    P = np.stack([_pack(params[s.name], n_blocks, F) for s in SYNAPSE_PARAMS], axis=1)
-    Q = np.stack([_pack(params[s.name], n_blocks, F) for s in NEURON_PARAMS], axis=1)
+    P = _pack_many([params[s.name] for s in SYNAPSE_PARAMS], n_blocks, F)
+    Q = _pack_many([params[s.name] for s in NEURON_PARAMS], n_blocks, F)
     w = _pack(params["w_init"], n_blocks, np.float64)
     c = study.circuit
     vt_rel = c.V_teach / c.V_teach_ref
