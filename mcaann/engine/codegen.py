@@ -7,9 +7,10 @@ The source is written to a file under the kernel cache and imported from there, 
 Numba's ``cache=True`` keeps the compiled code between launches.
 
 Array layout (instance index last, one block of ``B`` instances per kernel call):
-``w[k, b]`` weights (float64 always: a step's update can be below float32 resolution),
-``P[p, k, b]`` synapse parameters in ``SYNAPSE_PARAMS`` order, ``Q[p, n, b]`` neuron
-parameters in ``NEURON_PARAMS`` order, both in the compute dtype.
+``w[k, b]`` weights (float64 always: a step's update can be below float32 resolution);
+the block parameters enter as derived ones (``derive``): ``DSA[p, k, b]`` per synapse and
+``DNA[p, n, b]`` per neuron where they differ between instances, scalars ``NOM[p]`` where they
+do not, in the compute dtype (``derived_names`` gives the order).
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-from mcaann.circuit.blocks import NEU_INDEX, SYN_INDEX
-
-CODEGEN_VERSION = "12"
+CODEGEN_VERSION = "13"
 
 
 @dataclass(frozen=True)
@@ -67,46 +66,6 @@ class _Src:
         return "\n".join(self.lines) + "\n"
 
 
-def _mult(spec: KernelSpec, tag: str, a: str, b: str, k: str) -> str:
-    km, va, vb, ki = (SYN_INDEX[f"{n}_{tag}"] for n in ("km", "voffa", "voffb", "ki"))
-    prod = f"P[{km}, {k}, b] * ({a} + P[{va}, {k}, b]) * ({b} + P[{vb}, {k}, b])"
-    if spec.sat_mult:
-        return f"P[{ki}, {k}, b] * SAT(({prod}) / P[{ki}, {k}, b])"
-    return prod
-
-
-def _forward(src: _Src, spec: KernelSpec, wsrc: str, with_derivative: bool) -> None:
-    """Forward pass into act{l} (bias first) and, optionally, the derivatives dd."""
-    L = len(spec.layers) - 1
-    woff, noff = 0, 0
-    for l in range(1, L + 1):
-        npre, npost = spec.layers[l - 1], spec.layers[l]
-        src(f"# layer {l}: {npre} -> {npost}")
-        src(f"for j in range({npost}):")
-        with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src("acc[b] = ZERO")
-            src(f"for i in range({npre + 1}):")
-            with src.indent():
-                src(f"k = {woff} + j * {npre + 1} + i")
-                src("for b in range(B):")
-                with src.indent():
-                    src(f"acc[b] += {_mult(spec, 'fwd', f'act{l - 1}[i, b]', f'F({wsrc}[k, b])', 'k')}")
-            src(f"n = {noff} + j")
-            src("for b in range(B):")
-            with src.indent():
-                q = NEU_INDEX
-                src(f"act{l}[j + 1, b] = Q[{q['v_amp']}, n, b] * SIGMOID((Q[{q['ioff']}, n, b] - acc[b]) / Q[{q['iref']}, n, b])")
-            if with_derivative:  # its own loop: one store per loop keeps LLVM's alias checks few
-                src("for b in range(B):")
-                with src.indent():
-                    src(f"s = SIGMOID((Q[{q['ioff_d']}, n, b] - acc[b]) / Q[{q['iref_d']}, n, b])")
-                    src(f"dd[n, b] = Q[{q['a_d']}, n, b] * s * (ONE - s)")
-        woff += npost * (npre + 1)
-        noff += npost
-
-
 def _offsets(layers):
     wo, no, w, n = [], [], 0, 0
     for l in range(1, len(layers)):
@@ -146,6 +105,44 @@ def _mult_scale(spec: KernelSpec, tag: str, s: str) -> str:
     return f"ki_{tag}_s * {s}" if spec.sat_mult else s
 
 
+def _scalars(src: _Src, spec: KernelSpec) -> None:
+    """Local names ``{name}_s`` of the derived parameters that are study scalars, from ``NOM``."""
+    for q, nm in enumerate(derived_names(spec)[2]):
+        src(f"{nm}_s = NOM[{q}]")
+
+
+def _forward(src: _Src, spec: KernelSpec, weight: str, with_derivative: bool) -> None:
+    """Forward pass in derived parameters into act{l} (bias row first) and, optionally, dd[n, b] = s (1 - s) of
+    the derivative blocks; ``weight`` is the expression of weight k in lane b."""
+    wo, no = _offsets(spec.layers)
+    lp = lambda name, idx: _lp(spec, name, idx)  # noqa: E731
+    for l in range(1, len(spec.layers)):
+        npre, npost = spec.layers[l - 1], spec.layers[l]
+        src(f"# layer {l}: {npre} -> {npost}")
+        src(f"for j in range({npost}):")
+        with src.indent():
+            src("for b in range(B):")
+            with src.indent():
+                src("acc[b] = ZERO")
+            src(f"for i in range({npre + 1}):")
+            with src.indent():
+                src(f"k = {wo[l - 1]} + j * {npre + 1} + i")
+                src("for b in range(B):")
+                with src.indent():
+                    src(f"acc[b] += {_mult_term(spec, 'fwd', f'act{l - 1}[i, b]', weight, 'k')}")
+            src(f"n = {no[l - 1]} + j")
+            src("for b in range(B):")
+            with src.indent():
+                src(f"cur = {_mult_scale(spec, 'fwd', 'acc[b]')}")
+                nir = lp("nir", "n")
+                src(f"s = SIGMOID({_plus(f'cur * {nir}', lp('c0', 'n'))})")
+                src(f"act{l}[j + 1, b] = {lp('vamp', 'n')} * s")
+                if with_derivative:
+                    if spec.mismatch:  # the derivative block has its own parameters (else: the same s)
+                        src(f"s = SIGMOID(cur * {lp('nird', 'n')} + {lp('c0d', 'n')})")
+                    src("dd[n, b] = s * (ONE - s)")
+
+
 def _drift(src: _Src, spec: KernelSpec) -> None:
     """``def drift(...)``: kout = dw/dt [V/s] for weights wsrc, gate vt, both in the compute dtype (float32 weights
     keep every loop in one width: 8 lanes in a ymm register rather than 4).
@@ -159,38 +156,14 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
     src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
     src(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {acts}, acc, dd, delta, v_rest, B):")
     with src.indent():
-        for q, nm in enumerate(derived_names(spec)[2]):
-            src(f"{nm}_s = NOM[{q}]")
+        _scalars(src, spec)
         leak = ""
         if spec.leak:
             il0 = lp("il0c", "k")
             leak = f" - {lp('glc', 'k')} * (wsrc[k, b] - v_rest) - {il0}"
         src("if vt != ZERO:")
         with src.indent():
-            for l in range(1, L + 1):
-                npre, npost = spec.layers[l - 1], spec.layers[l]
-                src(f"# layer {l}: {npre} -> {npost}")
-                src(f"for j in range({npost}):")
-                with src.indent():
-                    src("for b in range(B):")
-                    with src.indent():
-                        src("acc[b] = ZERO")
-                    src(f"for i in range({npre + 1}):")
-                    with src.indent():
-                        src(f"k = {wo[l - 1]} + j * {npre + 1} + i")
-                        src("for b in range(B):")
-                        with src.indent():
-                            src(f"acc[b] += {_mult_term(spec, 'fwd', f'act{l - 1}[i, b]', 'wsrc[k, b]', 'k')}")
-                    src(f"n = {no[l - 1]} + j")
-                    src("for b in range(B):")
-                    with src.indent():
-                        src(f"cur = {_mult_scale(spec, 'fwd', 'acc[b]')}")
-                        nir = lp("nir", "n")
-                        src(f"s = SIGMOID({_plus(f'cur * {nir}', lp('c0', 'n'))})")
-                        src(f"act{l}[j + 1, b] = {lp('vamp', 'n')} * s")
-                        if spec.mismatch:  # the derivative block has its own parameters (else: the same s)
-                            src(f"s = SIGMOID(cur * {lp('nird', 'n')} + {lp('c0d', 'n')})")
-                        src("dd[n, b] = s * (ONE - s)")
+            _forward(src, spec, "wsrc[k, b]", True)
             src(f"# output error and delta (layer {L})")
             src(f"for j in range({spec.layers[L]}):")
             with src.indent():
@@ -255,10 +228,11 @@ def _evaluate(src: _Src, spec: KernelSpec) -> None:
     L = len(spec.layers) - 1
     n_in, n_out = spec.layers[0], spec.layers[-1]
     acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True, error_model='numpy')")
-    src(f"def evaluate(w, P, Q, X, T, thr, is_class, {acts}, acc, se, correct, B):")
+    src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
+    src(f"def evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B):")
     with src.indent():
         src('"""Per-instance MSE [V^2] and accuracy of weights w over all rows."""')
+        _scalars(src, spec)
         src("for b in range(B):")
         with src.indent():
             src("se[b] = 0.0")
@@ -270,7 +244,7 @@ def _evaluate(src: _Src, spec: KernelSpec) -> None:
                 src("for b in range(B):")
                 with src.indent():
                     src("act0[i + 1, b] = X[r, i]")
-            _forward(src, spec, "w", False)
+            _forward(src, spec, "F(w[k, b])", False)
             src("for b in range(B):")
             with src.indent():
                 src("ok = 1.0")
@@ -692,7 +666,7 @@ def generate(spec: KernelSpec) -> str:
     acts_alloc = [f"act{l} = np.empty(({spec.layers[l] + 1}, B), F)" for l in range(L + 1)]
     acts = ", ".join(f"act{l}" for l in range(L + 1))
     src("@njit(cache=True, error_model='numpy')")
-    src("def train_block(w, P, Q, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,")
+    src("def train_block(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,")
     src("                vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
     src("                div, div_step):")
     with src.indent():
@@ -705,10 +679,10 @@ def generate(spec: KernelSpec) -> str:
             src(f"act{l}[0, :] = F(v_bias)")
         src("acc = np.empty(B, F)")
         src(f"tgt = np.empty(({n_out}, B), F)")
-        if not spec.fused:  # the layered steps' derived parameters and work arrays
-            nsyn, nneu = (len(x) for x in derived_names(spec)[:2])
-            src(f"DSA = DS.reshape(({nsyn}, {nw}, B))")
-            src(f"DNA = DN.reshape(({nneu}, {nn}, B))")
+        nsyn, nneu = (len(x) for x in derived_names(spec)[:2])
+        src(f"DSA = DS.reshape(({nsyn}, {nw}, B))")
+        src(f"DNA = DN.reshape(({nneu}, {nn}, B))")
+        if not spec.fused:  # the layered steps' work arrays
             src(f"dd = np.empty(({nn}, B), F)")
             src(f"delta = np.empty(({nn}, B), F)")
             for name in ("k1", "k2", "k3", "k4"):
@@ -736,7 +710,7 @@ def generate(spec: KernelSpec) -> str:
             src(f"W64[{fz.o_w}:{fz.o_w + nw * spec.block}] = wflat")
             src("v_bias_f = F(v_bias)")
         src("v_rest_f = F(v_rest)")
-        src(f"evaluate(w, P, Q, X, T, thr, is_class, {acts}, acc, se, correct, B)")
+        src(f"evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B)")
         src("for b in range(B):")
         with src.indent():
             src("mse[0, b] = se[b]")
@@ -791,7 +765,7 @@ def generate(spec: KernelSpec) -> str:
                     src("step += 1")
             if spec.fused:
                 src(f"wflat[:] = W64[{fz.o_w}:{fz.o_w + nw * spec.block}]")
-            src(f"evaluate(w, P, Q, X, T, thr, is_class, {acts}, acc, se, correct, B)")
+            src(f"evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B)")
             src("for b in range(B):")
             with src.indent():
                 src("mse[ep + 1, b] = se[b]")
@@ -803,19 +777,19 @@ def generate(spec: KernelSpec) -> str:
                 src(f"div_step[b] = np.int64(W64[{fz.o_dstep} + b])")
     src("")
     src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
-    src("def train_blocks(w, P, Q, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,")
+    src("def train_blocks(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,")
     src("                 vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
     src("                 div, div_step):")
     with src.indent():
         src('"""Every block in parallel: arrays carry a leading block axis."""')
         src("for blk in prange(w.shape[0]):")
         with src.indent():
-            src("train_block(w[blk], P[blk], Q[blk], DS[blk], DN[blk], NOM, X, T, thr, is_class, order_shuffled,")
+            src("train_block(w[blk], DS[blk], DN[blk], NOM, X, T, thr, is_class, order_shuffled,")
             src("            epochs, spr, settle, dt, vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on[blk],")
             src("            sn_off[blk], seed, inst[blk], mse[blk], accu[blk], div[blk], div_step[blk])")
     src("")
     src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
-    src("def evaluate_blocks(w, P, Q, X, T, thr, is_class, v_bias, mse, accu):")
+    src("def evaluate_blocks(w, DS, DN, NOM, X, T, thr, is_class, v_bias, mse, accu):")
     with src.indent():
         src('"""Static evaluation of every block (retention phase)."""')
         src("for blk in prange(w.shape[0]):")
@@ -826,5 +800,7 @@ def generate(spec: KernelSpec) -> str:
             for l in range(L + 1):
                 src(f"act{l}[0, :] = F(v_bias)")
             src("acc = np.empty(B, F)")
-            src("evaluate(w[blk], P[blk], Q[blk], X, T, thr, is_class, " + acts + ", acc, mse[blk], accu[blk], B)")
+            src(f"DSA = DS[blk].reshape(({nsyn}, {nw}, B))")
+            src(f"DNA = DN[blk].reshape(({nneu}, {nn}, B))")
+            src("evaluate(w[blk], DSA, DNA, NOM, X, T, thr, is_class, " + acts + ", acc, mse[blk], accu[blk], B)")
     return src.text()

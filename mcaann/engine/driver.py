@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
 from mcaann.circuit.network import Topology
 from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derive, derived_names, noise_rows
 from mcaann.engine.kernels import kernel_module
@@ -163,8 +162,6 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     params = sample_instances(study, topo, inst)
     F = np.float32 if study.integrator.dtype == "float32" else np.float64
 
-    P = _pack_many([params[s.name] for s in SYNAPSE_PARAMS], n_blocks, F)
-    Q = _pack_many([params[s.name] for s in NEURON_PARAMS], n_blocks, F)
     w = _pack(params["w_init"], n_blocks, np.float64)
     c = study.circuit
     vt_rel = c.V_teach / c.V_teach_ref
@@ -193,7 +190,7 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     DS, DN, NOM = derived_arrays(spec, params, i_leak0, n_blocks, F)
     mod = kernel_module(spec)
     mod.train_blocks(
-        w, P, Q, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
+        w, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
         study.task.order == "shuffled", epochs, study.steps_per_row, study.settle_steps, dt,
         vt_rel, c.V_bias, c.V_lo, c.V_hi, lk.V_rest, i_leak0,
         sn_on, sn_off, np.uint64(study.monte_carlo.seed), inst_b, mse, acc, div, div_step,
@@ -210,7 +207,7 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
         params={k: v for k, v in params.items() if k != "w_init"},
     )
     if study.retention.hold_times:
-        res.retention_mse, res.retention_accuracy = _retention(study, task, mod, res, P, Q, F)
+        res.retention_mse, res.retention_accuracy = _retention(study, task, mod, res, DS, DN, NOM, F)
     return res
 
 
@@ -230,7 +227,7 @@ def hold(w: np.ndarray, t: float, g_leak: np.ndarray, cap: np.ndarray, v_rest: f
     return mean + std * z
 
 
-def _retention(study, task, mod, res: InstanceResults, P, Q, F):
+def _retention(study, task, mod, res: InstanceResults, DS, DN, NOM, F):
     """Evaluation MSE and accuracy after each hold time (exact OU transition from w_final)."""
     lk = study.leakage
     kT = K_BOLTZMANN * study.process.temperature
@@ -239,7 +236,7 @@ def _retention(study, task, mod, res: InstanceResults, P, Q, F):
     holds = study.retention.hold_times
     r_mse = np.empty((n, len(holds)))
     r_acc = np.empty((n, len(holds)))
-    n_blocks = P.shape[0]
+    n_blocks = DS.shape[0]
     thr = task.thresholds if task.is_classification else np.zeros(task.t.shape[1])
     for h, t in enumerate(holds):
         z = None
@@ -252,7 +249,7 @@ def _retention(study, task, mod, res: InstanceResults, P, Q, F):
         wb = _pack(w, n_blocks, np.float64)
         m = np.empty((n_blocks, BLOCK))
         a = np.empty((n_blocks, BLOCK))
-        mod.evaluate_blocks(wb, P, Q, task.x.astype(F), task.t.astype(F), thr.astype(F),
+        mod.evaluate_blocks(wb, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F),
                             task.is_classification, study.circuit.V_bias, m, a)
         r_mse[:, h] = _unpack(m[:, None, :], n)[:, 0]
         r_acc[:, h] = _unpack(a[:, None, :], n)[:, 0]
