@@ -84,27 +84,32 @@ def test_bad_shard_spec(tmp_path):
     assert res.exit_code == 2 and res.output.startswith("error: --shard")
 
 
-def test_resume_after_sigkill_equals_uninterrupted(tmp_path, single):
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
+    # 300 epochs (about a second a task on 2 cores), so that the kill lands between tasks: at 3 epochs
+    # a task takes tens of milliseconds and the run can end before the poll below sees it
+    args = [a if a != "task.epochs=3" else "task.epochs=300" for a in ARGS]
+    ref = tmp_path / "uninterrupted.nc"
+    assert runner.invoke(app, ["run", *args, "--out", str(ref)]).exit_code == 0
     out = tmp_path / "killed.nc"
     parts = Path(str(out) + ".parts")
-    cmd = [sys.executable, "-m", "mcaann.cli", "run", *ARGS, "--out", str(out), "--threads", "1"]
+    cmd = [sys.executable, "-m", "mcaann.cli", "run", *args, "--out", str(out), "--threads", "1"]
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         if parts.exists() and len(list(parts.glob("task_*.npz"))) >= 2:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
     done_before = len(list(parts.glob("task_*.npz")))
     assert 2 <= done_before < 6
-    res = runner.invoke(app, ["run", *ARGS, "--out", str(out)])
+    res = runner.invoke(app, ["run", *args, "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert not parts.exists()
-    _same_numbers(single, open_result(out))
+    _same_numbers(open_result(ref), open_result(out))
 
 
 def test_dask_local_cluster_with_a_killed_worker_equals_single_run(single):
