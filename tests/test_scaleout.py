@@ -26,6 +26,11 @@ ARGS = ["xor", "--instances", "150", "--set", "task.epochs=3", "--sweep", "misma
         "--chunk", "64"]
 
 
+#: the same study at 300 epochs (about a second a task on 2 cores), for the tests that interrupt a run between
+#: tasks: at 3 epochs a task takes tens of milliseconds and a run can end before the interruption lands
+LONG_ARGS = [a if a != "task.epochs=3" else "task.epochs=300" for a in ARGS]
+
+
 def _same_numbers(a: xr.Dataset, b: xr.Dataset):
     assert set(a.data_vars) == set(b.data_vars)
     for v in a.data_vars:
@@ -41,6 +46,14 @@ def single(tmp_path_factory):
     res = runner.invoke(app, ["run", *ARGS, "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert not Path(str(out) + ".parts").exists()
+    return open_result(out)
+
+
+@pytest.fixture(scope="module")
+def long_single(tmp_path_factory):
+    out = tmp_path_factory.mktemp("long") / "long.nc"
+    res = runner.invoke(app, ["run", *LONG_ARGS, "--out", str(out)])
+    assert res.exit_code == 0, res.output
     return open_result(out)
 
 
@@ -84,15 +97,10 @@ def test_bad_shard_spec(tmp_path):
     assert res.exit_code == 2 and res.output.startswith("error: --shard")
 
 
-def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
-    # 300 epochs (about a second a task on 2 cores), so that the kill lands between tasks: at 3 epochs
-    # a task takes tens of milliseconds and the run can end before the poll below sees it
-    args = [a if a != "task.epochs=3" else "task.epochs=300" for a in ARGS]
-    ref = tmp_path / "uninterrupted.nc"
-    assert runner.invoke(app, ["run", *args, "--out", str(ref)]).exit_code == 0
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path, long_single):
     out = tmp_path / "killed.nc"
     parts = Path(str(out) + ".parts")
-    cmd = [sys.executable, "-m", "mcaann.cli", "run", *args, "--out", str(out), "--threads", "1"]
+    cmd = [sys.executable, "-m", "mcaann.cli", "run", *LONG_ARGS, "--out", str(out), "--threads", "1"]
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
@@ -106,13 +114,13 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     assert not out.exists()
     done_before = len(list(parts.glob("task_*.npz")))
     assert 2 <= done_before < 6
-    res = runner.invoke(app, ["run", *args, "--out", str(out)])
+    res = runner.invoke(app, ["run", *LONG_ARGS, "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert not parts.exists()
-    _same_numbers(open_result(ref), open_result(out))
+    _same_numbers(long_single, open_result(out))
 
 
-def test_dask_local_cluster_with_a_killed_worker_equals_single_run(single):
+def test_dask_local_cluster_with_a_killed_worker_equals_single_run(long_single):
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -120,7 +128,7 @@ def test_dask_local_cluster_with_a_killed_worker_equals_single_run(single):
         result = {}
 
         def work():
-            result["ds"] = mcaann.run_study("xor", monte_carlo__instances=150, task__epochs=3, chunk=64,
+            result["ds"] = mcaann.run_study("xor", monte_carlo__instances=150, task__epochs=300, chunk=64,
                                             sweeps={"mismatch.scale": [0, 2]}, dask=cluster.scheduler_address)
 
         t = threading.Thread(target=work)
@@ -140,14 +148,14 @@ def test_dask_local_cluster_with_a_killed_worker_equals_single_run(single):
         t.join(600)
         assert not t.is_alive()
     assert victim is not None
-    _same_numbers(single, result["ds"])
+    _same_numbers(long_single, result["ds"])
 
 
-def test_ctrl_c_stops_quickly_exits_130_and_resumes(tmp_path, single):
+def test_ctrl_c_stops_quickly_exits_130_and_resumes(tmp_path, long_single):
     out = tmp_path / "int.nc"
     parts = Path(str(out) + ".parts")
     # a run long enough to be interrupted mid-task
-    cmd = [sys.executable, "-m", "mcaann.cli", "run", *ARGS, "--out", str(out), "--threads", "1"]
+    cmd = [sys.executable, "-m", "mcaann.cli", "run", *LONG_ARGS, "--out", str(out), "--threads", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -162,6 +170,6 @@ def test_ctrl_c_stops_quickly_exits_130_and_resumes(tmp_path, single):
     assert proc.returncode == 130
     assert "run the same command again to resume" in err
     assert not out.exists() and parts.exists()
-    res = runner.invoke(app, ["run", *ARGS, "--out", str(out)])
+    res = runner.invoke(app, ["run", *LONG_ARGS, "--out", str(out)])
     assert res.exit_code == 0
-    _same_numbers(single, open_result(out))
+    _same_numbers(long_single, open_result(out))
