@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
+from mcaann.circuit.network import Topology
+
 CODEGEN_VERSION = "13"
 
 
@@ -66,16 +68,6 @@ class _Src:
         return "\n".join(self.lines) + "\n"
 
 
-def _offsets(layers):
-    wo, no, w, n = [], [], 0, 0
-    for l in range(1, len(layers)):
-        wo.append(w)
-        no.append(n)
-        w += layers[l] * (layers[l - 1] + 1)
-        n += layers[l]
-    return wo, no
-
-
 def _lp(spec: KernelSpec, name: str, idx: str) -> str | None:
     """Derived parameter ``name`` of synapse or neuron ``idx`` in lane b for the layered kernels: an element of
     ``DSA``/``DNA`` (per instance), a study scalar ``{name}_s``, or None (exactly zero: an offset without
@@ -111,25 +103,42 @@ def _scalars(src: _Src, spec: KernelSpec) -> None:
         src(f"{nm}_s = NOM[{q}]")
 
 
+def _sum_loop(src: _Src, n_terms: int, var: str, index_lines: list[str], term: str) -> None:
+    """acc[b] = the sum over ``var`` in range(n_terms) of ``term`` (after ``index_lines``), lane by lane."""
+    src("for b in range(B):")
+    with src.indent():
+        src("acc[b] = ZERO")
+    src(f"for {var} in range({n_terms}):")
+    with src.indent():
+        for line in index_lines:
+            src(line)
+        src("for b in range(B):")
+        with src.indent():
+            src(f"acc[b] += {term}")
+
+
+def _derived_views(src: _Src, spec: KernelSpec, ds: str, dn: str) -> None:
+    """``DSA``/``DNA``: the flat per-block derived parameters ``ds``/``dn`` as (parameter, synapse or neuron,
+    lane) arrays."""
+    nsyn, nneu = (len(x) for x in derived_names(spec)[:2])
+    topo = Topology(spec.layers)
+    src(f"DSA = {ds}.reshape(({nsyn}, {topo.n_weights}, B))")
+    src(f"DNA = {dn}.reshape(({nneu}, {topo.n_neurons}, B))")
+
+
 def _forward(src: _Src, spec: KernelSpec, weight: str, with_derivative: bool) -> None:
     """Forward pass in derived parameters into act{l} (bias row first) and, optionally, dd[n, b] = s (1 - s) of
     the derivative blocks; ``weight`` is the expression of weight k in lane b."""
-    wo, no = _offsets(spec.layers)
+    topo = Topology(spec.layers)
+    wo, no = topo.w_offset, topo.n_offset
     lp = lambda name, idx: _lp(spec, name, idx)  # noqa: E731
     for l in range(1, len(spec.layers)):
         npre, npost = spec.layers[l - 1], spec.layers[l]
         src(f"# layer {l}: {npre} -> {npost}")
         src(f"for j in range({npost}):")
         with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src("acc[b] = ZERO")
-            src(f"for i in range({npre + 1}):")
-            with src.indent():
-                src(f"k = {wo[l - 1]} + j * {npre + 1} + i")
-                src("for b in range(B):")
-                with src.indent():
-                    src(f"acc[b] += {_mult_term(spec, 'fwd', f'act{l - 1}[i, b]', weight, 'k')}")
+            _sum_loop(src, npre + 1, "i", [f"k = {wo[l - 1]} + j * {npre + 1} + i"],
+                      _mult_term(spec, "fwd", f"act{l - 1}[i, b]", weight, "k"))
             src(f"n = {no[l - 1]} + j")
             src("for b in range(B):")
             with src.indent():
@@ -150,7 +159,8 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
     The block parameters enter through the derived ones (``derive``): no divisions in the step.
     """
     L = len(spec.layers) - 1
-    wo, no = _offsets(spec.layers)
+    topo = Topology(spec.layers)
+    wo, no = topo.w_offset, topo.n_offset
     lp = lambda name, idx: _lp(spec, name, idx)  # noqa: E731
     acts = ", ".join(f"act{l}" for l in range(L + 1))
     src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
@@ -176,16 +186,9 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
                 src(f"# hidden error and delta (layer {l})")
                 src(f"for h in range({spec.layers[l]}):")
                 with src.indent():
-                    src("for b in range(B):")
-                    with src.indent():
-                        src("acc[b] = ZERO")
-                    src(f"for m in range({spec.layers[l + 1]}):")
-                    with src.indent():
-                        src(f"k = {wo[l]} + m * {spec.layers[l] + 1} + h + 1")
-                        src(f"nm = {no[l]} + m")
-                        src("for b in range(B):")
-                        with src.indent():
-                            src(f"acc[b] += {_mult_term(spec, 'bwd', 'delta[nm, b]', 'wsrc[k, b]', 'k')}")
+                    _sum_loop(src, spec.layers[l + 1], "m", [f"k = {wo[l]} + m * {spec.layers[l] + 1} + h + 1",
+                                                             f"nm = {no[l]} + m"],
+                              _mult_term(spec, "bwd", "delta[nm, b]", "wsrc[k, b]", "k"))
                     src(f"n = {no[l - 1]} + h")
                     src("for b in range(B):")
                     with src.indent():
@@ -209,7 +212,7 @@ def _drift(src: _Src, spec: KernelSpec) -> None:
                             src(f"kout[k, b] = -{lp('ampc', 'k')} * {pump}{leak}")
         src("else:")
         with src.indent():
-            nw = sum(spec.layers[l] * (spec.layers[l - 1] + 1) for l in range(1, L + 1))
+            nw = Topology(spec.layers).n_weights
             src(f"for k in range({nw}):")
             with src.indent():
                 src("for b in range(B):")
@@ -284,7 +287,7 @@ def _step(src: _Src, spec: KernelSpec) -> None:
     L = len(spec.layers) - 1
     acts = ", ".join(f"act{l}" for l in range(L + 1))
     dargs = f"vt, DSA, DNA, NOM, tgt, {acts}, acc, dd, delta, v_rest, B"
-    nw = sum(spec.layers[l] * (spec.layers[l - 1] + 1) for l in range(1, L + 1))
+    nw = Topology(spec.layers).n_weights
     if spec.noise:
         src("lo = step & 0xFFFFFFFF")
         src("hi = step >> 32")
@@ -437,9 +440,9 @@ class _Fused:
         self.syn, self.neu, self.scal = derived_names(spec)
         self.layers = spec.layers
         self.L = len(spec.layers) - 1
-        self.wo, self.no = _offsets(spec.layers)
-        self.nw = sum(self.layers[l] * (self.layers[l - 1] + 1) for l in range(1, self.L + 1))
-        self.nn = sum(self.layers[1:])
+        topo = Topology(spec.layers)
+        self.wo, self.no = topo.w_offset, topo.n_offset
+        self.nw, self.nn = topo.n_weights, topo.n_neurons
         self.blk = blk = spec.block
         nw = self.nw
         # Everything the step touches lies in one array per dtype, at constant offsets, so that LLVM proves the
@@ -636,8 +639,8 @@ def generate(spec: KernelSpec) -> str:
     """Python source of the kernels for ``spec``."""
     L = len(spec.layers) - 1
     n_in, n_out = spec.layers[0], spec.layers[-1]
-    nw = sum(spec.layers[l] * (spec.layers[l - 1] + 1) for l in range(1, L + 1))
-    nn = sum(spec.layers[1:])
+    topo = Topology(spec.layers)
+    nw, nn = topo.n_weights, topo.n_neurons
     F = spec.dtype
     src = _Src()
     src(f'"""Generated by mcaann.engine.codegen {CODEGEN_VERSION} for {spec}. Do not edit."""')
@@ -679,9 +682,7 @@ def generate(spec: KernelSpec) -> str:
             src(f"act{l}[0, :] = F(v_bias)")
         src("acc = np.empty(B, F)")
         src(f"tgt = np.empty(({n_out}, B), F)")
-        nsyn, nneu = (len(x) for x in derived_names(spec)[:2])
-        src(f"DSA = DS.reshape(({nsyn}, {nw}, B))")
-        src(f"DNA = DN.reshape(({nneu}, {nn}, B))")
+        _derived_views(src, spec, "DS", "DN")
         if not spec.fused:  # the layered steps' work arrays
             src(f"dd = np.empty(({nn}, B), F)")
             src(f"delta = np.empty(({nn}, B), F)")
@@ -800,7 +801,6 @@ def generate(spec: KernelSpec) -> str:
             for l in range(L + 1):
                 src(f"act{l}[0, :] = F(v_bias)")
             src("acc = np.empty(B, F)")
-            src(f"DSA = DS[blk].reshape(({nsyn}, {nw}, B))")
-            src(f"DNA = DN[blk].reshape(({nneu}, {nn}, B))")
+            _derived_views(src, spec, "DS[blk]", "DN[blk]")
             src("evaluate(w[blk], DSA, DNA, NOM, X, T, thr, is_class, " + acts + ", acc, mse[blk], accu[blk], B)")
     return src.text()

@@ -131,7 +131,8 @@ def _pack(a: np.ndarray, n_blocks: int, dtype) -> np.ndarray:
 def _pack_many(arrays: list[np.ndarray], n_blocks: int, dtype) -> np.ndarray:
     """p arrays of (n, m) per-instance rows -> (n_blocks, p, m, BLOCK), written in place (no stacked copies),
     padding with the last instance."""
-    n, m = arrays[0].shape[0], arrays[0].reshape(arrays[0].shape[0], -1).shape[1]
+    n = arrays[0].shape[0]
+    m = arrays[0].size // n
     out = np.empty((n_blocks, len(arrays), m, BLOCK), dtype)
     full = n // BLOCK
     for q, a in enumerate(arrays):
