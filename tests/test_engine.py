@@ -178,18 +178,19 @@ def test_textbook_gradient_matches_finite_differences():
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-10)
 
 
-def test_ideal_reference_gradient_is_dE_dw(ideal_overrides):
+def test_ideal_reference_drift_is_the_gradient_flow(ideal_overrides):
     st = _ideal_study("euler", 1e-9, ideal_overrides)
     topo = Topology(tuple(st.network.layers))
     r = run_instances(st, 0, 1)
     ref = Reference(st, topo, {k: v[0] for k, v in r.params.items()})
     task = study_task(st)
     c = st.circuit
+    eta = c.K_g / c.C
     for row in range(task.n_rows):
-        g = ref.gradient_voltages(r.w_init[0], task.x[row], task.t[row])
-        expect = textbook_gradient(st.network.layers, r.w_init[0], task.x[row], task.t[row], c.V_amp, c.K_m,
-                                   c.I_ref, c.V_bias)
-        np.testing.assert_allclose(g, expect, rtol=1e-12, atol=1e-15)
+        rate = ref.drift(r.w_init[0], task.x[row], task.t[row], 1.0)
+        expect = -eta * textbook_gradient(st.network.layers, r.w_init[0], task.x[row], task.t[row], c.V_amp,
+                                          c.K_m, c.I_ref, c.V_bias)
+        np.testing.assert_allclose(rate, expect, rtol=1e-12, atol=1e-15 * eta)
 
 
 @pytest.mark.parametrize("method,order,dts,k_g", [

@@ -1,4 +1,4 @@
-"""The circuit's blocks and their per-instance parameters (MODEL.md section 2).
+"""The circuit's blocks: their per-instance parameters and their equations, each written once (MODEL.md 2).
 
 Each synapse (weight) has three multipliers (forward ``x*w``, backward ``delta*w``,
 update ``delta*x``), the update path's transresistance ``R_e``, a charge pump and a
@@ -6,13 +6,20 @@ capacitor. Each neuron has an activation block, a derivative block, an error cir
 and a delta circuit. Every parameter below exists per instance and per block; the
 variability module fills it (at its nominal value where mismatch is off).
 
-Multiplier ``M(a, b) = K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I)`` [A].
+The equations are written in *derived* parameters (``DERIVED``: divisions by ``K_I``, ``I_ref``,
+``I_max`` and ``C`` folded into factors, so that a kernel's step divides by nothing) and in the
+algebra of ``circuit.algebra``: the same function computes the float64 reference, builds the
+kernels' source and writes the SPICE netlist's behavioural sources.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
+
+from mcaann.circuit.algebra import logistic_neg, tanh
 
 # kinds: how mismatch perturbs a parameter
 GAIN = "gain"  # relative: nominal * (1 + sigma_rel * z)
@@ -94,3 +101,149 @@ NEURON_PARAMS: tuple[ParamSpec, ...] = (
 
 SYN_INDEX = {p.name: k for k, p in enumerate(SYNAPSE_PARAMS)}
 NEU_INDEX = {p.name: k for k, p in enumerate(NEURON_PARAMS)}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Derived parameters: what the equations below read
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The structural choices that change the equations (not the parameter values)."""
+
+    sat_mult: bool  # multipliers saturate (finite K_I)
+    sat_pump: bool  # charge pump saturates (finite I_max)
+    leak: bool
+    mismatch: bool  # False: every block at its nominal value (offsets exactly 0, unit gains exactly 1)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A derived parameter: per synapse or per neuron, its units, and its exact value at nominal if it has one.
+
+    ``at_nominal``: ``0.0`` or ``1.0`` where MODEL.md fixes the nominal value (offsets, unit gains), so that
+    without mismatch the kernels leave it out; ``same_as``: another derived parameter it equals at nominal
+    (the derivative block replicates the activation's input stage), so that its computation can be shared.
+    """
+
+    name: str
+    per: str  # "synapse" | "neuron"
+    units: str
+    at_nominal: float | None = None
+    same_as: str | None = None
+    spread: str = "mismatch"  # differs between blocks: with "mismatch", "always" (leakage) or "never"
+
+
+def derived_parameters(v: Variant) -> tuple[Derived, ...]:
+    """The derived parameters the equations of variant ``v`` read, in the kernels' order."""
+    out: list[Derived] = []
+    for t in MULTIPLIERS:
+        out += [Derived(f"gm_{t}", "synapse", "V-2" if v.sat_mult else "A V-2"),
+                Derived(f"va_{t}", "synapse", "V", 0.0), Derived(f"vb_{t}", "synapse", "V", 0.0)]
+        if v.sat_mult:
+            out.append(Derived(f"ki_{t}", "synapse", "A", spread="never"))
+    out += [Derived("pg", "synapse", "A-1" if v.sat_pump else "1"),
+            Derived("ampc", "synapse", "A F-1" if v.sat_pump else "F-1")]
+    if v.leak:
+        out += [Derived("glc", "synapse", "s-1", spread="always"), Derived("il0c", "synapse", "V s-1")]
+    out += [Derived("nir", "neuron", "A-1"), Derived("c0", "neuron", "1", 0.0), Derived("vamp", "neuron", "V"),
+            Derived("nird", "neuron", "A-1", same_as="nir"), Derived("c0d", "neuron", "1", 0.0),
+            Derived("a_d", "neuron", "1", 1.0), Derived("re_err", "neuron", "V A-1"),
+            Derived("voe", "neuron", "V", 0.0), Derived("a_delta", "neuron", "1", 1.0),
+            Derived("vod", "neuron", "V", 0.0)]
+    return tuple(out)
+
+
+MULTIPLIERS = ("fwd", "bwd", "upd")
+
+
+def derive(v: Variant, p: dict, i_leak0: float) -> dict:
+    """Derived parameters from the sampled block parameters ``p`` (name -> arrays or floats, SI units).
+
+    ``gm`` = K_m / K_I [1/V^2] when saturating (else K_m [A/V^2]), ``pg`` = R_e K_g / I_max [1/A] (else
+    R_e K_g [1]), ``ampc`` = I_max / C [A/F] (else 1 / C [1/F]), ``glc`` = G_leak / C [1/s], ``il0c`` =
+    I_leak0 / C [V/s], ``nir`` = -1 / I_ref [1/A], ``c0`` = I_off / I_ref; the rest as sampled.
+    """
+    d = {}
+    for t in MULTIPLIERS:
+        d[f"gm_{t}"] = p[f"km_{t}"] / p[f"ki_{t}"] if v.sat_mult else p[f"km_{t}"]
+        d[f"va_{t}"], d[f"vb_{t}"], d[f"ki_{t}"] = p[f"voffa_{t}"], p[f"voffb_{t}"], p[f"ki_{t}"]
+    d["pg"] = p["re_upd"] * p["kg"] / p["imax"] if v.sat_pump else p["re_upd"] * p["kg"]
+    d["ampc"] = p["imax"] / p["c"] if v.sat_pump else 1.0 / p["c"]
+    d["glc"] = p["g_leak"] / p["c"]
+    d["il0c"] = i_leak0 / p["c"]
+    d["nir"] = -1.0 / p["iref"]
+    d["c0"] = p["ioff"] / p["iref"]
+    d["vamp"] = p["v_amp"]
+    d["nird"] = -1.0 / p["iref_d"]
+    d["c0d"] = p["ioff_d"] / p["iref_d"]
+    d["a_d"] = p["a_d"]
+    d["re_err"] = p["re_err"]
+    d["voe"] = p["voff_e"]
+    d["a_delta"] = p["a_delta"]
+    d["vod"] = p["voff_delta"]
+    return d
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Block equations (MODEL.md section 2), in derived parameters; ``q`` reads one block's derived parameter
+# ------------------------------------------------------------------------------------------------------------
+
+
+def multiplier(v: Variant, tag: str, a, b, q: Callable):
+    """Four-quadrant multiplier ``tag`` [A]: ``K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I)`` (linear when
+    ``K_I = inf``)."""
+    prod = q(f"gm_{tag}") * (a + q(f"va_{tag}")) * (b + q(f"vb_{tag}"))
+    return q(f"ki_{tag}") * tanh(prod) if v.sat_mult else prod
+
+
+def activation(i_in, q: Callable):
+    """Sigmoid activation [V] of the summed current ``i_in`` [A]: ``V_amp / (1 + exp(-(I - I_off) / I_ref))``."""
+    return q("vamp") * logistic_neg(i_in * q("nir") + q("c0"))
+
+
+def derivative_sigmoid(i_in, q: Callable):
+    """The derivative block's own sigmoid ``s = 1 / (1 + exp(-(I - I_off_d) / I_ref_d))`` (dimensionless)."""
+    return logistic_neg(i_in * q("nird") + q("c0d"))
+
+
+def derivative(s, q: Callable):
+    """Derivative block output (dimensionless): ``A_d s (1 - s)`` from its sigmoid ``s``."""
+    return q("a_d") * (s * (1.0 - s))
+
+
+def output_error(y, t, q: Callable):
+    """Output-layer error [V]: ``y - t + V_off_e``."""
+    return y - t + q("voe")
+
+
+def hidden_error(i_back, q: Callable):
+    """Hidden-layer error [V] from the summed backward multiplier current ``i_back`` [A]:
+    ``R_e I_back + V_off_e``."""
+    return q("re_err") * i_back + q("voe")
+
+
+def local_gradient(e, d, q: Callable):
+    """Delta circuit [V]: ``A_delta e d + V_off_delta``."""
+    return q("a_delta") * (e * d) + q("vod")
+
+
+def weight_rate(v: Variant, m_upd, w, vt_rel, v_rest, q: Callable):
+    """``dw/dt`` [V/s] of a weight: the charge pump driven by the gradient voltage ``g = R_e M_upd`` (``m_upd``
+    [A]), less the leakage, over the capacitor: ``(-I_max tanh(K_g vt g / I_max) - G_leak (w - V_rest) -
+    I_leak0) / C``."""
+    drive = q("pg") * (vt_rel * m_upd)
+    rate = -q("ampc") * (tanh(drive) if v.sat_pump else drive)
+    return rate - leak_rate(v, w, v_rest, q) if v.leak else rate
+
+
+def leak_rate(v: Variant, w, v_rest, q: Callable):
+    """Leakage over the capacitor [V/s]: ``(G_leak (w - V_rest) + I_leak0) / C``."""
+    return q("glc") * (w - v_rest) + q("il0c")
+
+
+def noise_sigma(kT: float, g_leak, kg, gamma: float, vt_rel: float, dt: float, c):
+    """Standard deviation [V] of a weight's noise increment over ``dt`` [s]: ``sqrt(2 k T G_n dt) / C``,
+    ``G_n = G_leak + gamma K_g V_teach / V_teach_ref`` (MODEL.md section 4)."""
+    return np.sqrt(2.0 * kT * (g_leak + gamma * kg * vt_rel) * dt) / c

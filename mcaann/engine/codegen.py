@@ -1,26 +1,43 @@
 """Code generation of Numba kernels specialised to one network shape and circuit variant.
 
-As Brian2 does, the equations are turned into plain Python source for one network shape,
-integrator, dtype and set of ideal blocks, so that layer sizes are constants, ideal blocks
-cost nothing and the instance loop (innermost, over a block of ``B`` instances) vectorises.
-The source is written to a file under the kernel cache and imported from there, so that
-Numba's ``cache=True`` keeps the compiled code between launches.
+As Brian2 does, the equations are turned into plain Python source for one network shape, integrator,
+dtype and set of ideal blocks, so that layer sizes are constants, ideal blocks cost nothing and the
+instance loop (innermost, over a block of ``B`` instances) vectorises. Nothing physical is written here:
+the blocks' equations come from ``circuit.blocks``, their wiring from ``circuit.backprop`` and the
+integrator's stages from its tableau in ``solvers``; this module only decides how values are stored
+and looped over. Two builders render the same wiring:
 
-Array layout (instance index last, one block of ``B`` instances per kernel call):
-``w[k, b]`` weights (float64 always: a step's update can be below float32 resolution);
-the block parameters enter as derived ones (``derive``): ``DSA[p, k, b]`` per synapse and
-``DNA[p, n, b]`` per neuron where they differ between instances, scalars ``NOM[p]`` where they
-do not, in the compute dtype (``derived_names`` gives the order).
+- ``FusedBuilder``: the whole step of one instance as straight-line code inside one loop over the
+  lanes (small networks; every value in a register);
+- ``LayeredBuilder``: a loop per layer and neuron, each statement a loop over the lanes, with
+  per-neuron work arrays (any size).
+
+The source is written to a file under the kernel cache and imported from there, so that Numba's
+``cache=True`` keeps the compiled code between launches.
+
+Array layout (instance index last, one block of ``B`` instances per kernel call): ``w[k, b]``
+weights (float64 always: a step's update can be below float32 resolution); the derived block
+parameters (``circuit.blocks.derive``) as ``DSA[p, k, b]`` per synapse and ``DNA[p, n, b]`` per
+neuron where they differ between instances, scalars ``NOM[p]`` where they do not, in the compute
+dtype (``derived_names`` gives the order).
 """
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 
+from mcaann.circuit import backprop
+from mcaann.circuit.algebra import NUMBA, Expr, Syntax, atom, render, tree_sum
+from mcaann.circuit.blocks import Variant, derive, derived_parameters  # noqa: F401  (derive: the driver's)
 from mcaann.circuit.network import Topology
+from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "13"
+CODEGEN_VERSION = "14"
+
+#: networks with more weights get the layered kernels (straight-line code grows with the weight count)
+FUSE_MAX_WEIGHTS = 400
 
 
 @dataclass(frozen=True)
@@ -43,225 +60,27 @@ class KernelSpec:
         text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
-
-class _Src:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.ind = 0
-
-    def __call__(self, line: str = "") -> None:
-        self.lines.append("    " * self.ind + line if line else "")
-
-    def indent(self):
-        src = self
-
-        class _Ctx:
-            def __enter__(self):
-                src.ind += 1
-
-            def __exit__(self, *a):
-                src.ind -= 1
-
-        return _Ctx()
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+    @property
+    def variant(self) -> Variant:
+        return Variant(sat_mult=self.sat_mult, sat_pump=self.sat_pump, leak=self.leak, mismatch=self.mismatch)
 
 
-def _lp(spec: KernelSpec, name: str, idx: str) -> str | None:
-    """Derived parameter ``name`` of synapse or neuron ``idx`` in lane b for the layered kernels: an element of
-    ``DSA``/``DNA`` (per instance), a study scalar ``{name}_s``, or None (exactly zero: an offset without
-    mismatch)."""
-    syn, neu, scal = derived_names(spec)
-    if name in syn:
-        return f"DSA[{syn.index(name)}, {idx}, b]"
-    if name in neu:
-        return f"DNA[{neu.index(name)}, {idx}, b]"
-    if name in scal:
-        return f"{name}_s"
-    return None
+def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:
+    """Names of the derived parameters the kernels read: (per-synapse arrays, per-neuron arrays, study scalars).
 
-
-def _plus(v: str, off: str | None) -> str:
-    return f"({v} + {off})" if off else v
-
-
-def _mult_term(spec: KernelSpec, tag: str, a: str, b: str, k: str) -> str:
-    """One multiplier ``tag`` of weight ``k`` in derived parameters: the current over K_I (saturating) or the
-    current [A] (linear); ``_mult_scale`` turns a sum of these into amperes."""
-    prod = f"{_lp(spec, f'gm_{tag}', k)} * {_plus(a, _lp(spec, f'va_{tag}', k))} * {_plus(b, _lp(spec, f'vb_{tag}', k))}"
-    return f"SAT({prod})" if spec.sat_mult else prod
-
-
-def _mult_scale(spec: KernelSpec, tag: str, s: str) -> str:
-    return f"ki_{tag}_s * {s}" if spec.sat_mult else s
-
-
-def _scalars(src: _Src, spec: KernelSpec) -> None:
-    """Local names ``{name}_s`` of the derived parameters that are study scalars, from ``NOM``."""
-    for q, nm in enumerate(derived_names(spec)[2]):
-        src(f"{nm}_s = NOM[{q}]")
-
-
-def _sum_loop(src: _Src, n_terms: int, var: str, index_lines: list[str], term: str) -> None:
-    """acc[b] = the sum over ``var`` in range(n_terms) of ``term`` (after ``index_lines``), lane by lane."""
-    src("for b in range(B):")
-    with src.indent():
-        src("acc[b] = ZERO")
-    src(f"for {var} in range({n_terms}):")
-    with src.indent():
-        for line in index_lines:
-            src(line)
-        src("for b in range(B):")
-        with src.indent():
-            src(f"acc[b] += {term}")
-
-
-def _derived_views(src: _Src, spec: KernelSpec, ds: str, dn: str) -> None:
-    """``DSA``/``DNA``: the flat per-block derived parameters ``ds``/``dn`` as (parameter, synapse or neuron,
-    lane) arrays."""
-    nsyn, nneu = (len(x) for x in derived_names(spec)[:2])
-    topo = Topology(spec.layers)
-    src(f"DSA = {ds}.reshape(({nsyn}, {topo.n_weights}, B))")
-    src(f"DNA = {dn}.reshape(({nneu}, {topo.n_neurons}, B))")
-
-
-def _forward(src: _Src, spec: KernelSpec, weight: str, with_derivative: bool) -> None:
-    """Forward pass in derived parameters into act{l} (bias row first) and, optionally, dd[n, b] = s (1 - s) of
-    the derivative blocks; ``weight`` is the expression of weight k in lane b."""
-    topo = Topology(spec.layers)
-    wo, no = topo.w_offset, topo.n_offset
-    lp = lambda name, idx: _lp(spec, name, idx)  # noqa: E731
-    for l in range(1, len(spec.layers)):
-        npre, npost = spec.layers[l - 1], spec.layers[l]
-        src(f"# layer {l}: {npre} -> {npost}")
-        src(f"for j in range({npost}):")
-        with src.indent():
-            _sum_loop(src, npre + 1, "i", [f"k = {wo[l - 1]} + j * {npre + 1} + i"],
-                      _mult_term(spec, "fwd", f"act{l - 1}[i, b]", weight, "k"))
-            src(f"n = {no[l - 1]} + j")
-            src("for b in range(B):")
-            with src.indent():
-                src(f"cur = {_mult_scale(spec, 'fwd', 'acc[b]')}")
-                nir = lp("nir", "n")
-                src(f"s = SIGMOID({_plus(f'cur * {nir}', lp('c0', 'n'))})")
-                src(f"act{l}[j + 1, b] = {lp('vamp', 'n')} * s")
-                if with_derivative:
-                    if spec.mismatch:  # the derivative block has its own parameters (else: the same s)
-                        src(f"s = SIGMOID(cur * {lp('nird', 'n')} + {lp('c0d', 'n')})")
-                    src("dd[n, b] = s * (ONE - s)")
-
-
-def _drift(src: _Src, spec: KernelSpec) -> None:
-    """``def drift(...)``: kout = dw/dt [V/s] for weights wsrc, gate vt, both in the compute dtype (float32 weights
-    keep every loop in one width: 8 lanes in a ymm register rather than 4).
-
-    The block parameters enter through the derived ones (``derive``): no divisions in the step.
+    Without mismatch, a parameter with an exact nominal value (offsets, unit gains) is left out and one equal
+    to another at nominal (``same_as``) reads that one.
     """
-    L = len(spec.layers) - 1
-    topo = Topology(spec.layers)
-    wo, no = topo.w_offset, topo.n_offset
-    lp = lambda name, idx: _lp(spec, name, idx)  # noqa: E731
-    acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
-    src(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {acts}, acc, dd, delta, v_rest, B):")
-    with src.indent():
-        _scalars(src, spec)
-        leak = ""
-        if spec.leak:
-            il0 = lp("il0c", "k")
-            leak = f" - {lp('glc', 'k')} * (wsrc[k, b] - v_rest) - {il0}"
-        src("if vt != ZERO:")
-        with src.indent():
-            _forward(src, spec, "wsrc[k, b]", True)
-            src(f"# output error and delta (layer {L})")
-            src(f"for j in range({spec.layers[L]}):")
-            with src.indent():
-                src(f"n = {no[L - 1]} + j")
-                src("for b in range(B):")
-                with src.indent():
-                    src(f"e = {_plus(f'act{L}[j + 1, b] - tgt[j, b]', lp('voe', 'n'))}")
-                    src(f"delta[n, b] = {_delta_expr(spec, 'e')}")
-            for l in range(L - 1, 0, -1):
-                src(f"# hidden error and delta (layer {l})")
-                src(f"for h in range({spec.layers[l]}):")
-                with src.indent():
-                    _sum_loop(src, spec.layers[l + 1], "m", [f"k = {wo[l]} + m * {spec.layers[l] + 1} + h + 1",
-                                                             f"nm = {no[l]} + m"],
-                              _mult_term(spec, "bwd", "delta[nm, b]", "wsrc[k, b]", "k"))
-                    src(f"n = {no[l - 1]} + h")
-                    src("for b in range(B):")
-                    with src.indent():
-                        err = f"{lp('re_err', 'n')} * {_mult_scale(spec, 'bwd', 'acc[b]')}"
-                        src(f"e = {_plus(err, lp('voe', 'n'))}")
-                        src(f"delta[n, b] = {_delta_expr(spec, 'e')}")
-            src("# gradient voltage, charge pump, leakage, capacitor")
-            for l in range(1, L + 1):
-                npre = spec.layers[l - 1]
-                src(f"for j in range({spec.layers[l]}):")
-                with src.indent():
-                    src(f"n = {no[l - 1]} + j")
-                    src(f"for i in range({npre + 1}):")
-                    with src.indent():
-                        src(f"k = {wo[l - 1]} + j * {npre + 1} + i")
-                        src("for b in range(B):")
-                        with src.indent():
-                            m = _mult_scale(spec, "upd", _mult_term(spec, "upd", "delta[n, b]", f"act{l - 1}[i, b]", "k"))
-                            x = f"vt * {lp('pg', 'k')} * {m}"
-                            pump = f"SAT({x})" if spec.sat_pump else f"({x})"
-                            src(f"kout[k, b] = -{lp('ampc', 'k')} * {pump}{leak}")
-        src("else:")
-        with src.indent():
-            nw = Topology(spec.layers).n_weights
-            src(f"for k in range({nw}):")
-            with src.indent():
-                src("for b in range(B):")
-                with src.indent():
-                    src(f"kout[k, b] = ZERO{leak}")
-
-
-def _delta_expr(spec: KernelSpec, e: str) -> str:
-    """Local gradient delta_n [V] from the error ``e`` and dd[n, b] = s (1 - s) of the derivative block."""
-    add = _lp(spec, "add", "n")
-    return _plus(f"{add + ' * ' if add else ''}{e} * dd[n, b]", _lp(spec, "vod", "n"))
-
-
-def _evaluate(src: _Src, spec: KernelSpec) -> None:
-    """``def evaluate(...)``: static forward pass over all rows, no teaching, no noise."""
-    L = len(spec.layers) - 1
-    n_in, n_out = spec.layers[0], spec.layers[-1]
-    acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
-    src(f"def evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B):")
-    with src.indent():
-        src('"""Per-instance MSE [V^2] and accuracy of weights w over all rows."""')
-        _scalars(src, spec)
-        src("for b in range(B):")
-        with src.indent():
-            src("se[b] = 0.0")
-            src("correct[b] = 0.0")
-        src("for r in range(X.shape[0]):")
-        with src.indent():
-            src(f"for i in range({n_in}):")
-            with src.indent():
-                src("for b in range(B):")
-                with src.indent():
-                    src("act0[i + 1, b] = X[r, i]")
-            _forward(src, spec, "F(w[k, b])", False)
-            src("for b in range(B):")
-            with src.indent():
-                src("ok = 1.0")
-                for j in range(n_out):
-                    src(f"y = act{L}[{j + 1}, b]")
-                    src(f"se[b] += (y - T[r, {j}]) * (y - T[r, {j}])")
-                    src(f"if (y > thr[{j}]) != (T[r, {j}] > thr[{j}]):")
-                    with src.indent():
-                        src("ok = 0.0")
-                src("correct[b] += ok")
-        src("for b in range(B):")
-        with src.indent():
-            src(f"se[b] = se[b] / (X.shape[0] * {n_out})")
-            src("correct[b] = correct[b] / X.shape[0] if is_class else np.nan")
+    syn, neu, scal = [], [], []
+    for d in derived_parameters(spec.variant):
+        if not spec.mismatch and (d.at_nominal is not None or d.same_as):
+            continue
+        array = d.spread == "always" or (d.spread == "mismatch" and spec.mismatch)
+        if not array:
+            scal.append(d.name)
+        else:
+            (syn if d.per == "synapse" else neu).append(d.name)
+    return syn, neu, scal
 
 
 def noise_rows(nw: int) -> int:
@@ -270,379 +89,565 @@ def noise_rows(nw: int) -> int:
     return 4 * -(-nw // 4)
 
 
-def _noise_loops(src: _Src, nw: int, lanes: str, target) -> None:
-    """Noise increments [V] of the weights, ``target(k)`` = z_k * sn[k, b], rows k < ``noise_rows(nw)``: four
-    per Philox block (counter: instance, k // 4, step), each loop over the lanes vectorised."""
-    src(f"for kq in range({noise_rows(nw) // 4}):")
-    with src.indent():
-        src(f"for b in range({lanes}):")
-        with src.indent():
-            src("z0, z1, z2, z3 = normal_quad(inst[b], kq, lo, hi, seed, STREAM_NOISE)")
-            for m in range(4):
-                src(f"{target(f'4 * kq + {m}')} = z{m} * sn[4 * kq + {m}, b]")
+class Source:
+    """Lines of Python source with an indentation level."""
 
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ind = 0
 
-def _step(src: _Src, spec: KernelSpec) -> None:
-    """The integrator step inside the time loop: wnew = w + increment (+ noise)."""
-    L = len(spec.layers) - 1
-    acts = ", ".join(f"act{l}" for l in range(L + 1))
-    dargs = f"vt, DSA, DNA, NOM, tgt, {acts}, acc, dd, delta, v_rest, B"
-    nw = Topology(spec.layers).n_weights
-    if spec.noise:
-        src("lo = step & 0xFFFFFFFF")
-        src("hi = step >> 32")
-        src("sn = sn_on if vt != ZERO else sn_off")
-        # dW is flat with rows of a constant length: LLVM then proves the four stores of a loop disjoint (rows of a
-        # 2-d array, with a run-time stride, leave it a slow path)
-        _noise_loops(src, nw, "B", lambda k: f"dW[({k}) * {spec.block} + b]")
-    noise = f" + dW[k * {spec.block} + b]" if spec.noise else ""
-    def drift_call(wsrc: str, kout: str) -> None:
-        if spec.dtype == "float64":
-            src(f"drift({wsrc}, {kout}, {dargs})")
-            return
-        src(f"for k in range({nw}):")
-        with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src(f"wc[k, b] = F({wsrc}[k, b])")
-        src(f"drift(wc, {kout}, {dargs})")
+    def __call__(self, line: str = "") -> None:
+        self.lines.append("    " * self.ind + line if line else "")
 
-    drift_call("w", "k1")
-    if spec.method == "euler":
-        src(f"for k in range({nw}):")
-        with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src(f"wn[k, b] = w[k, b] + dt * k1[k, b]{noise}")
-    elif spec.method == "heun":
-        src(f"for k in range({nw}):")
-        with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src(f"ws[k, b] = w[k, b] + dt * k1[k, b]{noise}")
-        drift_call("ws", "k2")
-        src(f"for k in range({nw}):")
-        with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src(f"wn[k, b] = w[k, b] + (0.5 * dt) * (np.float64(k1[k, b]) + np.float64(k2[k, b])){noise}")
-    elif spec.method == "rk4":
-        for kin, kout, h in (("k1", "k2", "0.5 * dt"), ("k2", "k3", "0.5 * dt"), ("k3", "k4", "dt")):
-            src(f"for k in range({nw}):")
-            with src.indent():
-                src("for b in range(B):")
-                with src.indent():
-                    src(f"ws[k, b] = w[k, b] + ({h}) * {kin}[k, b]")
-            drift_call("ws", kout)
-        src(f"for k in range({nw}):")
-        with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src("wn[k, b] = w[k, b] + (dt / 6.0) * (np.float64(k1[k, b]) + 2.0 * np.float64(k2[k, b]) + 2.0 * np.float64(k3[k, b]) + np.float64(k4[k, b]))")
-    src("# a non-finite weight marks its instance diverged and freezes it; then the rails. No conditional stores")
-    src("# (they become slow masked ones): fin[b] sums v * 0, which is 0 while every v is finite and NaN otherwise")
-    src("for b in range(B):")
-    with src.indent():
-        src("fin[b] = 0.0")
-    src(f"for k in range({nw}):")
-    with src.indent():
-        src("for b in range(B):")
-        with src.indent():
-            src("fin[b] += wn[k, b] * 0.0")
-    src(f"for k in range({nw}):")
-    with src.indent():
-        src("for b in range(B):")
-        with src.indent():
-            src("ok = (fin[b] == 0.0) & (div[b] == 0.0)")
-            src("w[k, b] = min(max(wn[k, b] if ok else w[k, b], v_lo), v_hi)")
-    src("for b in range(B):")
-    with src.indent():
-        src("newly = (fin[b] != 0.0) & (div[b] == 0.0)")
-        src("div_step[b] = step if newly else div_step[b]")
-        src("div[b] = 1.0 if newly else div[b]")
+    @contextmanager
+    def block(self, header: str):
+        """``header`` (ending in ':') and an indented body."""
+        self(header)
+        self.ind += 1
+        try:
+            yield
+        finally:
+            self.ind -= 1
+
+    def lanes(self, count: str = "B", var: str = "b"):
+        return self.block(f"for {var} in range({count}):")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Fused steps: the whole integrator step of one instance as straight-line code in one loop over the block
+# Builders: what an index, a sum, a stored value and a parameter are in the generated code
 # ----------------------------------------------------------------------------------------------------------------
-#
-# For small networks the step is written out weight by weight and neuron by neuron (the layer sizes are
-# constants), inside a single ``for b in range(BLK)`` loop with a constant trip count: every value of an instance
-# stays in a register or on the stack, each array element is read once per step, and LLVM vectorises the loop
-# body as a whole (one lane per instance). The block parameters enter through *derived* parameters (``derive``)
-# that fold the divisions by I_ref, K_I, I_max and C into multiplications; with mismatch off they are scalars of
-# the study, and the offsets, which are then exactly zero, are left out.
-
-#: networks with more weights get the layered kernels (straight-line code grows with the weight count)
-FUSE_MAX_WEIGHTS = 400
 
 
-def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:
-    """Names of the derived parameters: (per-synapse arrays, per-neuron arrays, study scalars)."""
-    syn, neu, scal = [], [], []
-    for t in ("fwd", "bwd", "upd"):
-        (syn if spec.mismatch else scal).append(f"gm_{t}")
-        if spec.mismatch:
-            syn += [f"va_{t}", f"vb_{t}"]
-        if spec.sat_mult:
-            scal.append(f"ki_{t}")
-    (syn if spec.mismatch else scal).extend(["pg", "ampc"])
-    if spec.leak:
-        syn.append("glc")
-        (syn if spec.mismatch else scal).append("il0c")
-    (neu if spec.mismatch else scal).extend(["nir", "vamp", "re_err"])
-    if spec.mismatch:
-        neu += ["c0", "nird", "c0d", "add", "voe", "vod"]
-    return syn, neu, scal
+class _Builder:
+    """What both code builders share: the derived-parameter lookup and statements with shared calls."""
 
-
-def derive(spec: KernelSpec, p: dict, i_leak0: float) -> dict:
-    """Derived parameters from the sampled block parameters ``p`` (name -> (n, m) arrays, SI units).
-
-    ``gm`` [A/V^2, or 1/V^2 when saturating: K_m / K_I], ``pg`` = R_e K_g (/ I_max) [1 or 1/A],
-    ``ampc`` = 1 / C (or I_max / C) [1/F or A/F], ``glc`` = G_leak / C [1/s], ``il0c`` = I_leak0 / C [V/s],
-    ``nir`` = -1 / I_ref [1/A], ``c0`` = I_off / I_ref, ``add`` = A_d A_delta (the derivative and delta gains
-    multiply), the rest as in ``blocks``. The kernels compute with these exactly the expressions of MODEL.md
-    section 2, up to rounding.
-    """
-    d = {}
-    for t in ("fwd", "bwd", "upd"):
-        d[f"gm_{t}"] = p[f"km_{t}"] / p[f"ki_{t}"] if spec.sat_mult else p[f"km_{t}"]
-        d[f"va_{t}"], d[f"vb_{t}"], d[f"ki_{t}"] = p[f"voffa_{t}"], p[f"voffb_{t}"], p[f"ki_{t}"]
-    d["pg"] = p["re_upd"] * p["kg"] / p["imax"] if spec.sat_pump else p["re_upd"] * p["kg"]
-    d["ampc"] = p["imax"] / p["c"] if spec.sat_pump else 1.0 / p["c"]
-    d["glc"] = p["g_leak"] / p["c"]
-    d["il0c"] = i_leak0 / p["c"]
-    d["nir"] = -1.0 / p["iref"]
-    d["vamp"] = p["v_amp"]
-    d["re_err"] = p["re_err"]
-    d["c0"] = p["ioff"] / p["iref"]
-    d["nird"] = -1.0 / p["iref_d"]
-    d["c0d"] = p["ioff_d"] / p["iref_d"]
-    d["add"] = p["a_d"] * p["a_delta"]
-    d["voe"] = p["voff_e"]
-    d["vod"] = p["voff_delta"]
-    return d
-
-
-def _tree_sum(terms: list[str]) -> str:
-    """``terms`` summed pairwise (short dependency chains)."""
-    while len(terms) > 1:
-        terms = [f"({terms[i]} + {terms[i + 1]})" if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
-    return terms[0]
-
-
-class _Fused:
-    """Writes the straight-line step of one instance (lane ``b``) for ``spec``."""
-
-    def __init__(self, spec: KernelSpec):
-        self.spec = spec
+    def __init__(self, spec: KernelSpec, src: Source):
+        self.spec, self.src = spec, src
+        self.topo = Topology(spec.layers)
+        self.variant = spec.variant
         self.syn, self.neu, self.scal = derived_names(spec)
-        self.layers = spec.layers
-        self.L = len(spec.layers) - 1
-        topo = Topology(spec.layers)
-        self.wo, self.no = topo.w_offset, topo.n_offset
-        self.nw, self.nn = topo.n_weights, topo.n_neurons
-        self.blk = blk = spec.block
-        nw = self.nw
-        # Everything the step touches lies in one array per dtype, at constant offsets, so that LLVM proves the
-        # lanes independent without runtime alias checks (with hundreds of parameter reads it gives up on them):
-        # W64 = [weights | noise increments | divergence flag | divergence step], float64;
-        # WF = [row inputs | row targets | synapse parameters | neuron parameters], compute dtype
-        # (for float64 both are the one array W64, WF after the float64 part).
+        self.params = {d.name: d for d in derived_parameters(spec.variant)}
+        self.vt, self.v_rest = atom("vt"), atom("v_rest")
+        self.count = 0
+        self.calls: dict[str, Expr] = {}
+
+    def _param(self, name: str, idx) -> object:
+        d = self.params[name]
+        if not self.spec.mismatch and d.same_as:
+            return self._param(d.same_as, idx)
+        if not self.spec.mismatch and d.at_nominal is not None:
+            return d.at_nominal
+        if name in self.scal:
+            return atom(f"{name}_s")
+        return self._array_param(name, idx, self.syn if d.per == "synapse" else self.neu, d.per)
+
+    def synapse(self, k):
+        return lambda name: self._param(name, k)
+
+    def neuron(self, n):
+        return lambda name: self._param(name, n)
+
+    def _fresh(self, name: str) -> str:
+        self.count += 1
+        return f"{name}_{self.count}"
+
+    def _share_calls(self, e):
+        """``e`` with every function call bound to a local, one per distinct call (computed once)."""
+        if not isinstance(e, Expr) or e.op == "atom":
+            return e
+        args = tuple(self._share_calls(a) for a in e.args)
+        e = Expr(e.op, args, e.name)
+        if e.op != "call":
+            return e
+        text = render(e, COMPUTE)
+        if text not in self.calls:
+            name = self._fresh("c")
+            self.src(f"{name} = {text}")
+            self.calls[text] = atom(name)
+        return self.calls[text]
+
+    def emit(self, target: str, value) -> None:
+        self.src(f"{target} = {render(self._share_calls(value), COMPUTE)}")
+
+    def let(self, name: str, value):
+        if not isinstance(value, Expr) or value.op == "atom":
+            return value
+        local = self._fresh(name)
+        self.emit(local, value)
+        return atom(local)
+
+
+class LayeredBuilder(_Builder):
+    """Loops over layers and neurons, a loop over the lanes per statement group; per-neuron work arrays
+    ``dd`` (derivative outputs) and ``delta``, activations ``act{l}[i, b]`` (bias row 0)."""
+
+    TABLES = {"deriv": "dd", "delta": "delta"}
+
+    def __init__(self, spec: KernelSpec, src: Source, weights: str, rates: str | None = None):
+        super().__init__(spec, src)
+        self.weights, self.rates = weights, rates
+        self.loops = 0
+
+    def _array_param(self, name, idx, names, per):
+        arr = "DSA" if per == "synapse" else "DNA"
+        return atom(f"{arr}[{names.index(name)}, {render(idx)}, b]")
+
+    def loop(self, n: int):
+        var = f"j{self.loops}"
+        self.loops += 1
+        with self.src.block(f"for {var} in range({n}):"):
+            yield atom(var)
+
+    def sum(self, n: int, term):
+        """The sum over the lanes' accumulator ``acc[b]``."""
+        with self.src.lanes():
+            self.src("acc[b] = ZERO")
+        var = self._fresh("i")
+        with self.src.block(f"for {var} in range({n}):"), self.src.lanes():
+            self.calls = {}
+            self.src(f"acc[b] += {render(self._share_calls(term(atom(var))), COMPUTE)}")
+        return atom("acc[b]")
+
+    @contextmanager
+    def lanes(self):
+        self.calls = {}
+        with self.src.lanes():
+            yield
+
+    def weight(self, k):
+        return atom(self.weights.format(k=render(k)))
+
+    def act(self, l: int, i):
+        return atom(f"act{l}[{render(i)}, b]")
+
+    def set_act(self, l: int, j, value) -> None:
+        self.emit(f"act{l}[{render(j + 1)}, b]", value)
+
+    def get(self, table: str, n):
+        return atom(f"{self.TABLES[table]}[{render(n)}, b]")
+
+    def put(self, table: str, n, value) -> None:
+        self.emit(f"{self.TABLES[table]}[{render(n)}, b]", value)
+
+    def target(self, j):
+        return atom(f"tgt[{render(j)}, b]")
+
+    def rate(self, k, value) -> None:
+        self.emit(f"{self.rates}[{render(k)}, b]", value)
+
+
+class FusedBuilder(_Builder):
+    """Straight-line code for one instance (lane ``b``) inside one loop over the lanes.
+
+    Everything the step touches lies in one array per dtype, at constant offsets, so that LLVM proves the
+    lanes independent without runtime alias checks (with hundreds of parameter reads it gives up on them):
+    ``W64`` = [weights | noise increments | divergence flag | divergence step], float64; ``WF`` = [row inputs |
+    row targets | synapse parameters | neuron parameters], compute dtype (for float64 both are the one array
+    W64, WF after the float64 part).
+    """
+
+    def __init__(self, spec: KernelSpec, src: Source):
+        super().__init__(spec, src)
+        topo, blk = self.topo, spec.block
+        nw, nn = topo.n_weights, topo.n_neurons
+        self.blk = blk
         nr = noise_rows(nw)
         self.o_w, self.o_dw, self.o_div, self.o_dstep = 0, nw * blk, (nw + nr) * blk, (nw + nr + 1) * blk
         self.n64 = (nw + nr + 2) * blk
         base = self.n64 if spec.dtype == "float64" else 0
         self.o_row = base
-        self.o_ds = base + (self.layers[0] + self.layers[-1]) * blk
+        self.o_ds = base + (spec.layers[0] + spec.layers[-1]) * blk
         self.o_dn = self.o_ds + len(self.syn) * nw * blk
-        self.nF = self.o_dn + len(self.neu) * self.nn * blk - base
+        self.nF = self.o_dn + len(self.neu) * nn * blk - base
         self.WF = "W64" if spec.dtype == "float64" else "WF"
-        # ideal pump and update multiplier at their nominal values: one scalar per step
-        self.cupd = not (spec.mismatch or spec.sat_pump or spec.sat_mult)
+        self.values: dict = {}
+        self.weights: list = []
+        self.rates = ""
 
-    def _param(self, name: str, idx: int, names: list[str], offset: int, count: int) -> str | None:
-        if name in names:
-            return f"{self.WF}[{offset + (names.index(name) * count + idx) * self.blk} + b]"
-        if name in self.scal:
-            return f"{name}_s"
-        return None
+    def emit(self, target: str, value) -> None:
+        super().emit(target, self._reorder(value))
 
-    def sp(self, name: str, k: int) -> str | None:
-        """Synapse parameter ``name`` of weight ``k`` in lane b: an array element, a scalar or None (zero)."""
-        return self._param(name, k, self.syn, self.o_ds, self.nw)
+    def _rank(self, e) -> int:
+        """How many weights share a factor: 0 step scalars, 1 per-neuron values, 2 row inputs, 3 per weight."""
+        if not isinstance(e, Expr):
+            return 0
+        if e.op == "atom":
+            if e.name.endswith("_s") or e.name in ("vt", "dt", "v_rest"):
+                return 0
+            if e.name == "v_bias" or e.name.startswith("x"):
+                return 2
+            return 1 if e.name.split("_")[0] in self.LOCALS else 3
+        return max((self._rank(a) for a in e.args), default=0)
 
-    def np_(self, name: str, n: int) -> str | None:
-        """Neuron parameter ``name`` of neuron ``n`` in lane b (as ``sp``)."""
-        return self._param(name, n, self.neu, self.o_dn, self.nn)
+    LOCALS = ("cur", "y", "s", "c", "e", "deriv", "delta")
 
-    def mult_terms(self, tag: str, pairs: list[tuple[str, str, int]]) -> str:
-        """Sum over (a, b, k) of the multipliers ``tag`` of weights k: the current [A]."""
-        spec = self.spec
-        terms = []
-        for a, bb, k in pairs:
-            va, vb = self.sp(f"va_{tag}", k), self.sp(f"vb_{tag}", k)
-            a2 = f"({a} + {va})" if va else a
-            b2 = f"({bb} + {vb})" if vb else bb
-            gm = self.sp(f"gm_{tag}", k)
-            if spec.sat_mult:
-                terms.append(f"SAT({gm} * {a2} * {b2})")
-            elif gm.endswith("_s"):
-                terms.append(f"{a2} * {b2}")
+    def _reorder(self, e):
+        """Products as left chains, the factors shared by the most weights first, so that LLVM computes each
+        partial product once (a reassociation: results change by rounding only)."""
+        if not isinstance(e, Expr) or e.op == "atom":
+            return e
+        if e.op != "*":
+            return Expr(e.op, tuple(self._reorder(a) for a in e.args), e.name)
+        factors: list = []
+
+        def collect(x):
+            if isinstance(x, Expr) and x.op == "*":
+                collect(x.args[0])
+                collect(x.args[1])
             else:
-                terms.append(f"{gm} * {a2} * {b2}")
-        s = _tree_sum(terms)
-        if spec.sat_mult:
-            return f"ki_{tag}_s * ({s})"
-        if not spec.mismatch:
-            return f"gm_{tag}_s * ({s})"
-        return s
+                factors.append(self._reorder(x))
 
-    def drift(self, src: _Src, wv: list[str], out: str, teach: bool) -> None:
-        """Lines computing ``{out}{k}`` = dw_k/dt [V/s] from the weight values ``wv`` (compute dtype)."""
-        spec = self.spec
-        L, layers, wo, no = self.L, self.layers, self.wo, self.no
-        leak = []
-        for k in range(self.nw):
-            if spec.leak:
-                leak.append(f" - {self.sp('glc', k)} * ({wv[k]} - v_rest) - {self.sp('il0c', k)}")
-            else:
-                leak.append("")
-        if not teach:
-            for k in range(self.nw):
-                src(f"{out}{k} = ZERO{leak[k]}")
-            return
-        act = {0: ["v_bias"] + [f"x{i}" for i in range(layers[0])]}
-        d = {}
-        for l in range(1, L + 1):
-            npre = layers[l - 1]
-            act[l] = ["v_bias"]
-            for j in range(layers[l]):
-                n = no[l - 1] + j
-                ks = [wo[l - 1] + j * (npre + 1) + i for i in range(npre + 1)]
-                cur = self.mult_terms("fwd", [(act[l - 1][i], wv[k], k) for i, k in enumerate(ks)])
-                c0 = self.np_("c0", n)
-                src(f"i_{n} = {cur}")
-                src(f"s_{n} = SIGMOID(i_{n} * {self.np_('nir', n)}{' + ' + c0 if c0 else ''})")
-                src(f"y_{n} = {self.np_('vamp', n)} * s_{n}")
-                if spec.mismatch:
-                    src(f"sd_{n} = SIGMOID(i_{n} * {self.np_('nird', n)} + {self.np_('c0d', n)})")
-                    d[n] = f"sd_{n} * (ONE - sd_{n})"
-                else:
-                    d[n] = f"s_{n} * (ONE - s_{n})"
-                act[l].append(f"y_{n}")
-        for j in range(layers[L]):
-            n = no[L - 1] + j
-            self._delta(src, n, f"y_{n} - t{j}", d[n])
-        for l in range(L - 1, 0, -1):
-            for h in range(layers[l]):
-                n = no[l - 1] + h
-                ks = [wo[l] + m * (layers[l] + 1) + h + 1 for m in range(layers[l + 1])]
-                pairs = [(f"dl_{no[l] + m}", wv[k], k) for m, k in enumerate(ks)]
-                e = f"{self.np_('re_err', n)} * ({self.mult_terms('bwd', pairs)})"
-                self._delta(src, n, e, d[n])
-        for l in range(1, L + 1):
-            npre = layers[l - 1]
-            for j in range(layers[l]):
-                n = no[l - 1] + j
-                for i in range(npre + 1):
-                    k = wo[l - 1] + j * (npre + 1) + i
-                    m = self.mult_terms("upd", [(f"dl_{n}", act[l - 1][i], k)])
-                    pg, ampc = self.sp("pg", k), self.sp("ampc", k)
-                    if spec.sat_pump:
-                        src(f"{out}{k} = -{ampc} * SAT(vt * {pg} * {m}){leak[k]}")
-                    elif self.cupd:  # cupd = -vt * pg * gm_upd / C, a scalar of the step
-                        if i == 0:
-                            src(f"cd_{n} = cupd * dl_{n}")
-                        src(f"{out}{k} = cd_{n} * {act[l - 1][i]}{leak[k]}")
-                    else:
-                        src(f"{out}{k} = -{ampc} * (vt * {pg} * {m}){leak[k]}")
+        collect(e)
+        factors.sort(key=self._rank)
+        out = factors[0]
+        for f in factors[1:]:
+            out = Expr("*", (out, f))
+        return out
 
-    def _delta(self, src: _Src, n: int, e: str, dn: str) -> None:
-        voe, vod, add = self.np_("voe", n), self.np_("vod", n), self.np_("add", n)
-        src(f"e_{n} = {e}{' + ' + voe if voe else ''}")
-        src(f"dl_{n} = {add + ' * ' if add else ''}e_{n} * {dn}{' + ' + vod if vod else ''}")
+    def _array_param(self, name, idx, names, per):
+        count, offset = (self.topo.n_weights, self.o_ds) if per == "synapse" else (self.topo.n_neurons, self.o_dn)
+        return atom(f"{self.WF}[{offset + (names.index(name) * count + idx) * self.blk} + b]")
 
-    def step_function(self, src: _Src, teach: bool) -> None:
-        """``def step_on`` / ``step_off``: one integrator step of every instance of a block, in place."""
-        spec, nw, blk = self.spec, self.nw, self.blk
-        name = "step_on" if teach else "step_off"
-        # contract: multiply-adds become FMA instructions (one rounding instead of two)
-        src("@njit(cache=True, error_model='numpy', fastmath={'contract'})")
-        src(f"def {name}(W64, WF, NOM, sn, inst, dt, vt, v_bias, v_lo, v_hi, v_rest, step, seed):")
-        with src.indent():
-            src(f'"""One {spec.method} step of {blk} instances (lanes b), teaching {"on" if teach else "off"}."""')
-            for q, nm in enumerate(self.scal):
-                src(f"{nm}_s = NOM[{q}]")
-            if self.cupd and teach:
-                src("cupd = -(ampc_s * vt * pg_s * gm_upd_s)")
-            if spec.noise:  # the noise increments first, in a loop of their own (it vectorises; inlined into the
-                # step, it is slow to compile)
-                src("lo = step & 0xFFFFFFFF")
-                src("hi = step >> 32")
-                _noise_loops(src, nw, str(blk), lambda k: f"W64[{self.o_dw} + ({k}) * {blk} + b]")
-            src(f"for b in range({blk}):")
-            with src.indent():
-                self._body(src, teach)
+    def loop(self, n: int):
+        return range(n)
 
-    def _body(self, src: _Src, teach: bool) -> None:
-        spec, nw, blk = self.spec, self.nw, self.blk
-        cv = (lambda v: f"F({v})") if spec.dtype == "float32" else (lambda v: v)
-        for k in range(nw):
-            src(f"w{k} = W64[{self.o_w + k * blk} + b]")
-        for i in range(self.layers[0]):
-            src(f"x{i} = {self.WF}[{self.o_row + i * blk} + b]")
-        for j in range(self.layers[-1]):
-            src(f"t{j} = {self.WF}[{self.o_row + (self.layers[0] + j) * blk} + b]")
-        if spec.noise:
+    def sum(self, n: int, term):
+        return tree_sum([term(i) for i in range(n)])
+
+    def lanes(self):
+        return nullcontext()
+
+    def weight(self, k: int):
+        return self.weights[k]
+
+    def act(self, l: int, i: int):
+        if i == 0:
+            return atom("v_bias")
+        if l == 0:
+            return atom(f"x{i - 1}")
+        return self.values[("y", self.topo.n_offset[l - 1] + i - 1)]
+
+    def set_act(self, l: int, j: int, value) -> None:
+        self.values[("y", self.topo.n_offset[l - 1] + j)] = self.let("y", value)
+
+    def get(self, table: str, n: int):
+        return self.values[(table, n)]
+
+    def put(self, table: str, n: int, value) -> None:
+        self.values[(table, n)] = self.let(table, value)
+
+    def target(self, j: int):
+        return atom(f"t{j}")
+
+    def rate(self, k: int, value) -> None:
+        self.emit(f"{self.rates}{k}", value)
+
+    def drift(self, weights: list, rates: str, teach: bool) -> None:
+        """Lines computing ``{rates}{k}`` = dw_k/dt [V/s] from the weight values ``weights``."""
+        self.weights, self.rates = weights, rates
+        backprop.drift(self, teach)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Functions of the generated module
+# ----------------------------------------------------------------------------------------------------------------
+
+JIT = "@njit(cache=True, error_model='numpy', fastmath={'contract'})"  # contract: multiply-adds become FMAs
+
+
+def _compute_number(v) -> str:
+    """A constant of the block equations in the compute dtype (a bare float literal is float64 in Numba and
+    would widen float32 arithmetic)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return repr(v)
+    return {0.0: "ZERO", 1.0: "ONE"}.get(float(v), f"F({float(v)!r})")
+
+
+#: the compute dtype's syntax (block equations); the integrator's combinations stay in float64 (``render``)
+COMPUTE = Syntax(NUMBA.functions, _compute_number)
+
+
+def _scalars(src: Source, spec: KernelSpec) -> None:
+    """Local names ``{name}_s`` of the derived parameters that are study scalars, from ``NOM``."""
+    for q, nm in enumerate(derived_names(spec)[2]):
+        src(f"{nm}_s = NOM[{q}]")
+
+
+def _acts(spec: KernelSpec) -> str:
+    return ", ".join(f"act{l}" for l in range(len(spec.layers)))
+
+
+def _layered_drift(src: Source, spec: KernelSpec) -> None:
+    """``def drift(...)``: kout = dw/dt [V/s] for weights wsrc, gate vt, both in the compute dtype (float32 weights
+    keep every loop in one width: 8 lanes in a ymm register rather than 4)."""
+    src(JIT)
+    with src.block(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B):"):
+        _scalars(src, spec)
+        with src.block("if vt != ZERO:"):
+            backprop.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout"), teach=True)
+        with src.block("else:"):
+            backprop.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout"), teach=False)
+
+
+def _evaluate(src: Source, spec: KernelSpec) -> None:
+    """``def evaluate(...)``: static forward pass over all rows, no teaching, no noise."""
+    L = len(spec.layers) - 1
+    n_in, n_out = spec.layers[0], spec.layers[-1]
+    src(JIT)
+    with src.block(f"def evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {_acts(spec)}, acc, se, correct, B):"):
+        src('"""Per-instance MSE [V^2] and accuracy of weights w over all rows."""')
+        _scalars(src, spec)
+        with src.lanes():
+            src("se[b] = 0.0")
+            src("correct[b] = 0.0")
+        with src.block("for r in range(X.shape[0]):"):
+            with src.block(f"for i in range({n_in}):"), src.lanes():
+                src("act0[i + 1, b] = X[r, i]")
+            backprop.forward(LayeredBuilder(spec, src, "F(w[{k}, b])"), with_derivative=False)
+            with src.lanes():
+                src("ok = 1.0")
+                for j in range(n_out):
+                    src(f"y = act{L}[{j + 1}, b]")
+                    src(f"se[b] += (y - T[r, {j}]) * (y - T[r, {j}])")
+                    with src.block(f"if (y > thr[{j}]) != (T[r, {j}] > thr[{j}]):"):
+                        src("ok = 0.0")
+                src("correct[b] += ok")
+        with src.lanes():
+            src(f"se[b] = se[b] / (X.shape[0] * {n_out})")
+            src("correct[b] = correct[b] / X.shape[0] if is_class else np.nan")
+
+
+def _noise_loops(src: Source, nw: int, lanes: str, target) -> None:
+    """Noise increments [V] of the weights, ``target(k)`` = z_k * sn[k, b], rows k < ``noise_rows(nw)``: four
+    per Philox block (counter: instance, k // 4, step), each loop over the lanes vectorised."""
+    src("lo = step & 0xFFFFFFFF")
+    src("hi = step >> 32")
+    with src.block(f"for kq in range({noise_rows(nw) // 4}):"), src.lanes(lanes):
+        src("z0, z1, z2, z3 = normal_quad(inst[b], kq, lo, hi, seed, STREAM_NOISE)")
+        for m in range(4):
+            src(f"{target(f'4 * kq + {m}')} = z{m} * sn[4 * kq + {m}, b]")
+
+
+def _slope(spec: KernelSpec, name: str) -> Expr:
+    """A stage slope in the float64 combination of the step (float32 slopes are widened first)."""
+    return atom(f"np.float64({name})" if spec.dtype == "float32" else name)
+
+
+def _layered_step(src: Source, spec: KernelSpec) -> None:
+    """The integrator step inside the time loop, from the solver's tableau: w <- w + increment (+ noise)."""
+    tab = SOLVERS[spec.method]
+    nw = Topology(spec.layers).n_weights
+    dargs = f"vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B"
+    dW = None
+    if spec.noise:
+        src("sn = sn_on if vt != ZERO else sn_off")
+        # dW is flat with rows of a constant length: LLVM then proves the four stores of a loop disjoint (rows of a
+        # 2-d array, with a run-time stride, leave it a slow path)
+        _noise_loops(src, nw, "B", lambda k: f"dW[({k}) * {spec.block} + b]")
+        dW = atom(f"dW[k * {spec.block} + b]")
+    w, dt = atom("w[k, b]"), atom("dt")
+    slopes = [_slope(spec, f"k{s}[k, b]") for s in range(tab.stages)]
+    for s in range(tab.stages):
+        stage_in = tab.stage_input(s, w, slopes[:s], dt, dW)
+        wsrc = "w"
+        if stage_in is not w:
+            with src.block(f"for k in range({nw}):"), src.lanes():
+                src(f"ws[k, b] = {render(stage_in)}")
+            wsrc = "ws"
+        if spec.dtype == "float32":
+            with src.block(f"for k in range({nw}):"), src.lanes():
+                src(f"wc[k, b] = F({wsrc}[k, b])")
+            wsrc = "wc"
+        src(f"drift({wsrc}, k{s}, {dargs})")
+    with src.block(f"for k in range({nw}):"), src.lanes():
+        src(f"wn[k, b] = {render(tab.combine(w, slopes, dt, dW))}")
+    src("# a non-finite weight marks its instance diverged and freezes it; then the rails. No conditional stores")
+    src("# (they become slow masked ones): fin[b] sums v * 0, which is 0 while every v is finite and NaN otherwise")
+    with src.lanes():
+        src("fin[b] = 0.0")
+    with src.block(f"for k in range({nw}):"), src.lanes():
+        src("fin[b] += wn[k, b] * 0.0")
+    with src.block(f"for k in range({nw}):"), src.lanes():
+        src("ok = (fin[b] == 0.0) & (div[b] == 0.0)")
+        src("w[k, b] = min(max(wn[k, b] if ok else w[k, b], v_lo), v_hi)")
+    with src.lanes():
+        src("newly = (fin[b] != 0.0) & (div[b] == 0.0)")
+        src("div_step[b] = step if newly else div_step[b]")
+        src("div[b] = 1.0 if newly else div[b]")
+
+
+def _fused_step(src: Source, spec: KernelSpec, fz: FusedBuilder, teach: bool) -> None:
+    """``def step_on`` / ``step_off``: one integrator step (the solver's tableau) of every instance of a block,
+    in place, as straight-line code per lane."""
+    tab = SOLVERS[spec.method]
+    nw, blk = fz.topo.n_weights, fz.blk
+    name = "step_on" if teach else "step_off"
+    src(JIT)
+    with src.block(f"def {name}(W64, WF, NOM, sn, inst, dt, vt, v_bias, v_lo, v_hi, v_rest, step, seed):"):
+        src(f'"""One {spec.method} step of {blk} instances (lanes b), teaching {"on" if teach else "off"}."""')
+        _scalars(src, spec)
+        fz.calls, fz.values = {}, {}
+        if spec.noise:  # the noise increments first, in a loop of their own (it vectorises; inlined into the
+            # step, it is slow to compile)
+            _noise_loops(src, nw, str(blk), lambda k: f"W64[{fz.o_dw} + ({k}) * {blk} + b]")
+        with src.lanes(str(blk)):
             for k in range(nw):
-                src(f"n{k} = W64[{self.o_dw + k * blk} + b]")
-        nz = (lambda k: f" + n{k}") if spec.noise else (lambda k: "")
-        self.drift(src, [cv(f"w{k}") for k in range(nw)], "ka", teach)
-        if spec.method == "euler":
-            for k in range(nw):
-                src(f"v{k} = w{k} + dt * ka{k}{nz(k)}")
-        elif spec.method == "heun":
-            for k in range(nw):
-                src(f"u{k} = w{k} + dt * ka{k}{nz(k)}")
-            self.drift(src, [cv(f"u{k}") for k in range(nw)], "kb", teach)
-            for k in range(nw):
-                src(f"v{k} = w{k} + (0.5 * dt) * (np.float64(ka{k}) + np.float64(kb{k})){nz(k)}")
-        else:  # rk4
-            for kin, kout, h in (("ka", "kb", "0.5 * dt"), ("kb", "kc", "0.5 * dt"), ("kc", "kd", "dt")):
+                src(f"w{k} = W64[{fz.o_w + k * blk} + b]")
+            for i in range(spec.layers[0]):
+                src(f"x{i} = {fz.WF}[{fz.o_row + i * blk} + b]")
+            for j in range(spec.layers[-1]):
+                src(f"t{j} = {fz.WF}[{fz.o_row + (spec.layers[0] + j) * blk} + b]")
+            if spec.noise:
                 for k in range(nw):
-                    src(f"u{k} = w{k} + ({h}) * {kin}{k}")
-                self.drift(src, [cv(f"u{k}") for k in range(nw)], kout, teach)
+                    src(f"n{k} = W64[{fz.o_dw + k * blk} + b]")
+            cv = (lambda v: atom(f"F({v})")) if spec.dtype == "float32" else atom
+            dt = atom("dt")
+            for s in range(tab.stages):
+                inputs = []
+                for k in range(nw):
+                    slopes = [_slope(spec, f"k{j}_{k}") for j in range(s)]
+                    stage_in = tab.stage_input(s, atom(f"w{k}"), slopes, dt, atom(f"n{k}") if spec.noise else None)
+                    if isinstance(stage_in, Expr) and stage_in.op != "atom":
+                        src(f"u{s}_{k} = {render(stage_in)}")
+                        stage_in = atom(f"u{s}_{k}")
+                    inputs.append(cv(stage_in.name))
+                fz.drift(inputs, f"k{s}_", teach)
             for k in range(nw):
-                src(f"v{k} = w{k} + (dt / 6.0) * (np.float64(ka{k}) + 2.0 * np.float64(kb{k}) + 2.0 * np.float64(kc{k})"
-                    f" + np.float64(kd{k}))")
-        src("# one test for every weight of the instance: chk is 0 when all are finite, NaN otherwise")
-        src("# (v * 0 is 0 for a finite v and NaN otherwise; the products are summed as a tree, in FMAs)")
-        src("chk = " + _tree_sum([f"v{k} * 0.0" for k in range(nw)]))
-        src(f"d0 = W64[{self.o_div} + b]")
-        src("ok = (chk == 0.0) & (d0 == 0.0)")
-        src("# the stores are unconditional (a conditional one becomes a slow masked store); a kept old weight")
-        src("# is clipped again, which leaves it as it is")
-        for k in range(nw):
-            if spec.rails:
-                src(f"W64[{self.o_w + k * blk} + b] = min(max(v{k} if ok else w{k}, v_lo), v_hi)")
-            else:  # + 0.0: not the loaded value itself, or LLVM makes the store a (slow) masked one
-                src(f"W64[{self.o_w + k * blk} + b] = v{k} if ok else w{k} + 0.0")
-        src("newly = (chk != 0.0) & (d0 == 0.0)")
-        src(f"ds0 = W64[{self.o_dstep} + b]")
-        src(f"W64[{self.o_dstep} + b] = ds0 + (step - ds0) * newly")
-        src(f"W64[{self.o_div} + b] = d0 + (1.0 if newly else 0.0)")
+                slopes = [_slope(spec, f"k{s}_{k}") for s in range(tab.stages)]
+                src(f"v{k} = {render(tab.combine(atom(f'w{k}'), slopes, dt, atom(f'n{k}') if spec.noise else None))}")
+            src("# one test for every weight of the instance: chk is 0 when all are finite, NaN otherwise")
+            src("# (v * 0 is 0 for a finite v and NaN otherwise; the products are summed as a tree, in FMAs)")
+            src("chk = " + render(tree_sum([atom(f"v{k}") * atom("0.0") for k in range(nw)])))
+            src(f"d0 = W64[{fz.o_div} + b]")
+            src("ok = (chk == 0.0) & (d0 == 0.0)")
+            src("# the stores are unconditional (a conditional one becomes a slow masked store); a kept old weight")
+            src("# is clipped again, which leaves it as it is")
+            for k in range(nw):
+                if spec.rails:
+                    src(f"W64[{fz.o_w + k * blk} + b] = min(max(v{k} if ok else w{k}, v_lo), v_hi)")
+                else:  # + 0.0: not the loaded value itself, or LLVM makes the store a (slow) masked one
+                    src(f"W64[{fz.o_w + k * blk} + b] = v{k} if ok else w{k} + 0.0")
+            src("newly = (chk != 0.0) & (d0 == 0.0)")
+            src(f"ds0 = W64[{fz.o_dstep} + b]")
+            src(f"W64[{fz.o_dstep} + b] = ds0 + (step - ds0) * newly")
+            src(f"W64[{fz.o_div} + b] = d0 + (1.0 if newly else 0.0)")
+
+
+def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
+    """``def train_block``: the fixed skeleton (epochs, rows, steps, evaluations) for one block of instances."""
+    n_in, n_out = spec.layers[0], spec.layers[-1]
+    topo = Topology(spec.layers)
+    nw, nn, blk, F = topo.n_weights, topo.n_neurons, spec.block, spec.dtype
+    acts = _acts(spec)
+    src("@njit(cache=True, error_model='numpy')")
+    with src.block("def train_block(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,\n"
+                   "                vt_on, v_bias, v_lo, v_hi, v_rest, sn_on, sn_off, seed, inst, mse, accu, div,\n"
+                   "                div_step):"):
+        src('"""Train one block of B instances in place; mse/accu (epochs + 1, B) per epoch."""')
+        src("B = w.shape[1]")
+        src(f"assert B == {blk}")
+        _work_arrays(src, spec, "DS", "DN")
+        if fz is None:  # the layered steps' work arrays
+            src(f"dd = np.empty(({nn}, B), F)")
+            src(f"delta = np.empty(({nn}, B), F)")
+            for s in range(SOLVERS[spec.method].stages):
+                src(f"k{s} = np.empty(({nw}, B), F)")
+            src(f"ws = np.empty(({nw}, B))")
+            src(f"wc = np.empty(({nw}, B), F)")
+            src(f"wn = np.empty(({nw}, B))")
+            src(f"dW = np.zeros({noise_rows(nw) * blk})")
+            src("fin = np.empty(B)")
+        src(f"tgt = np.empty(({n_out}, B), F)")
+        src("se = np.empty(B)")
+        src("correct = np.empty(B)")
+        src("n_rows = X.shape[0]")
+        src("perm = np.empty((n_rows, B), np.int64)")
+        src("vt_f = F(vt_on)")
+        src("v_rest = F(v_rest)")
+        if fz is not None:
+            src(f"W64 = np.empty({fz.n64 + (fz.nF if F == 'float64' else 0)})")
+            src("WF = W64" if F == "float64" else f"WF = np.empty({fz.nF}, F)")
+            src(f"WF[{fz.o_ds}:{fz.o_dn}] = DS")
+            src(f"WF[{fz.o_dn}:{fz.o_dn} + DN.size] = DN")
+            with src.lanes():
+                src(f"W64[{fz.o_div} + b] = div[b]")
+                src(f"W64[{fz.o_dstep} + b] = div_step[b]")
+            src(f"wflat = w.reshape({nw * blk})")
+            src(f"W64[{fz.o_w}:{fz.o_w + nw * blk}] = wflat")
+            src("v_bias_f = F(v_bias)")
+        evaluation = f"evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B)"
+        src(evaluation)
+        with src.lanes():
+            src("mse[0, b] = se[b]")
+            src("accu[0, b] = correct[b]")
+        src("step = 0")
+        with src.block("for ep in range(epochs):"):
+            with src.lanes():
+                with src.block("for r in range(n_rows):"):
+                    src("perm[r, b] = r")
+                with src.block("if order_shuffled:"), src.block("for i in range(n_rows - 1, 0, -1):"):
+                    src("u = uniform(inst[b], ep, i, 0, seed, STREAM_SHUFFLE)")
+                    src("j = int(u * (i + 1))")
+                    src("tmp = perm[i, b]")
+                    src("perm[i, b] = perm[j, b]")
+                    src("perm[j, b] = tmp")
+            with src.block("for rpos in range(n_rows):"):
+                with src.lanes():
+                    src("r = perm[rpos, b]")
+                    for i in range(n_in):
+                        src(f"act0[{i + 1}, b] = X[r, {i}]")
+                    for j in range(n_out):
+                        src(f"tgt[{j}, b] = T[r, {j}]")
+                if fz is not None:
+                    with src.lanes():
+                        for i in range(n_in):
+                            src(f"WF[{fz.o_row + i * blk} + b] = act0[{i + 1}, b]")
+                        for j in range(n_out):
+                            src(f"WF[{fz.o_row + (n_in + j) * blk} + b] = tgt[{j}, b]")
+                with src.block("for s in range(spr):"):
+                    src("vt = vt_f if s >= settle else ZERO")
+                    if fz is not None:
+                        args = "W64, WF, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
+                        with src.block("if vt != ZERO:"):
+                            src(f"step_on({args.format(sn='sn_on')})")
+                        with src.block("else:"):
+                            src(f"step_off({args.format(sn='sn_off')})")
+                    else:
+                        _layered_step(src, spec)
+                    src("step += 1")
+            if fz is not None:
+                src(f"wflat[:] = W64[{fz.o_w}:{fz.o_w + nw * blk}]")
+            src(evaluation)
+            with src.lanes():
+                src("mse[ep + 1, b] = se[b]")
+                src("accu[ep + 1, b] = correct[b]")
+        if fz is not None:
+            with src.lanes():
+                src(f"div[b] = W64[{fz.o_div} + b]")
+                src(f"div_step[b] = np.int64(W64[{fz.o_dstep} + b])")
+
+
+def _work_arrays(src: Source, spec: KernelSpec, ds: str, dn: str) -> None:
+    """Activations (bias row set), the accumulator and the (parameter, synapse or neuron, lane) views ``DSA``/``DNA``
+    of the flat per-block derived parameters ``ds``/``dn``."""
+    topo = Topology(spec.layers)
+    nsyn, nneu = (len(x) for x in derived_names(spec)[:2])
+    for l in range(len(spec.layers)):
+        src(f"act{l} = np.empty(({spec.layers[l] + 1}, B), F)")
+        src(f"act{l}[0, :] = F(v_bias)")
+    src("acc = np.empty(B, F)")
+    src(f"DSA = {ds}.reshape(({nsyn}, {topo.n_weights}, B))")
+    src(f"DNA = {dn}.reshape(({nneu}, {topo.n_neurons}, B))")
 
 
 def generate(spec: KernelSpec) -> str:
     """Python source of the kernels for ``spec``."""
-    L = len(spec.layers) - 1
-    n_in, n_out = spec.layers[0], spec.layers[-1]
     topo = Topology(spec.layers)
-    nw, nn = topo.n_weights, topo.n_neurons
     F = spec.dtype
-    src = _Src()
+    src = Source()
     src(f'"""Generated by mcaann.engine.codegen {CODEGEN_VERSION} for {spec}. Do not edit."""')
     src("import math")
     src("import numpy as np")
@@ -653,154 +658,37 @@ def generate(spec: KernelSpec) -> str:
     src(f"F = np.{F}")
     src("ZERO = F(0.0)")
     src("ONE = F(1.0)")
-    src(f"NW = {nw}")
-    src(f"NN = {nn}")
+    src(f"NW = {topo.n_weights}")
+    src(f"NN = {topo.n_neurons}")
     src("")
+    fz = None
     if spec.fused:
-        fz = _Fused(spec)
-        fz.step_function(src, True)
+        fz = FusedBuilder(spec, src)
+        _fused_step(src, spec, fz, True)
         src("")
-        fz.step_function(src, False)
+        _fused_step(src, spec, fz, False)
     else:
-        _drift(src, spec)
+        _layered_drift(src, spec)
     src("")
     _evaluate(src, spec)
     src("")
-    acts_alloc = [f"act{l} = np.empty(({spec.layers[l] + 1}, B), F)" for l in range(L + 1)]
-    acts = ", ".join(f"act{l}" for l in range(L + 1))
-    src("@njit(cache=True, error_model='numpy')")
-    src("def train_block(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,")
-    src("                vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
-    src("                div, div_step):")
-    with src.indent():
-        src('"""Train one block of B instances in place; mse/accu (epochs + 1, B) per epoch."""')
-        src("B = w.shape[1]")
-        src(f"assert B == {spec.block}")
-        for a in acts_alloc:
-            src(a)
-        for l in range(L + 1):
-            src(f"act{l}[0, :] = F(v_bias)")
-        src("acc = np.empty(B, F)")
-        src(f"tgt = np.empty(({n_out}, B), F)")
-        _derived_views(src, spec, "DS", "DN")
-        if not spec.fused:  # the layered steps' work arrays
-            src(f"dd = np.empty(({nn}, B), F)")
-            src(f"delta = np.empty(({nn}, B), F)")
-            for name in ("k1", "k2", "k3", "k4"):
-                src(f"{name} = np.empty(({nw}, B), F)")
-            src(f"ws = np.empty(({nw}, B))")
-            src(f"wc = np.empty(({nw}, B), F)")
-            src(f"wn = np.empty(({nw}, B))")
-            src(f"dW = np.zeros({noise_rows(nw) * spec.block})")
-            src("fin = np.empty(B)")
-        src("se = np.empty(B)")
-        src("correct = np.empty(B)")
-        src("n_rows = X.shape[0]")
-        src("perm = np.empty((n_rows, B), np.int64)")
-        src("vt_f = F(vt_on)")
-        if spec.fused:
-            src(f"W64 = np.empty({fz.n64 + (fz.nF if F == 'float64' else 0)})")
-            src("WF = W64" if F == "float64" else f"WF = np.empty({fz.nF}, F)")
-            src(f"WF[{fz.o_ds}:{fz.o_dn}] = DS")
-            src(f"WF[{fz.o_dn}:{fz.o_dn} + DN.size] = DN")
-            src("for b in range(B):")
-            with src.indent():
-                src(f"W64[{fz.o_div} + b] = div[b]")
-                src(f"W64[{fz.o_dstep} + b] = div_step[b]")
-            src(f"wflat = w.reshape({nw * spec.block})")
-            src(f"W64[{fz.o_w}:{fz.o_w + nw * spec.block}] = wflat")
-            src("v_bias_f = F(v_bias)")
-        src("v_rest_f = F(v_rest)")
-        src(f"evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B)")
-        src("for b in range(B):")
-        with src.indent():
-            src("mse[0, b] = se[b]")
-            src("accu[0, b] = correct[b]")
-        src("step = 0")
-        src("for ep in range(epochs):")
-        with src.indent():
-            src("for b in range(B):")
-            with src.indent():
-                src("for r in range(n_rows):")
-                with src.indent():
-                    src("perm[r, b] = r")
-                src("if order_shuffled:")
-                with src.indent():
-                    src("for i in range(n_rows - 1, 0, -1):")
-                    with src.indent():
-                        src("u = uniform(inst[b], ep, i, 0, seed, STREAM_SHUFFLE)")
-                        src("j = int(u * (i + 1))")
-                        src("tmp = perm[i, b]")
-                        src("perm[i, b] = perm[j, b]")
-                        src("perm[j, b] = tmp")
-            src("for rpos in range(n_rows):")
-            with src.indent():
-                src("for b in range(B):")
-                with src.indent():
-                    src("r = perm[rpos, b]")
-                    for i in range(n_in):
-                        src(f"act0[{i + 1}, b] = X[r, {i}]")
-                    for j in range(n_out):
-                        src(f"tgt[{j}, b] = T[r, {j}]")
-                if spec.fused:
-                    src("for b in range(B):")
-                    with src.indent():
-                        for i in range(n_in):
-                            src(f"WF[{fz.o_row + i * spec.block} + b] = act0[{i + 1}, b]")
-                        for j in range(n_out):
-                            src(f"WF[{fz.o_row + (n_in + j) * spec.block} + b] = tgt[{j}, b]")
-                src("for s in range(spr):")
-                with src.indent():
-                    src("vt = vt_f if s >= settle else ZERO")
-                    if spec.fused:
-                        args = "W64, WF, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest_f, step, seed"
-                        src("if vt != ZERO:")
-                        with src.indent():
-                            src(f"step_on({args.format(sn='sn_on')})")
-                        src("else:")
-                        with src.indent():
-                            src(f"step_off({args.format(sn='sn_off')})")
-                    else:
-                        src("v_rest = v_rest_f")
-                        _step(src, spec)
-                    src("step += 1")
-            if spec.fused:
-                src(f"wflat[:] = W64[{fz.o_w}:{fz.o_w + nw * spec.block}]")
-            src(f"evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B)")
-            src("for b in range(B):")
-            with src.indent():
-                src("mse[ep + 1, b] = se[b]")
-                src("accu[ep + 1, b] = correct[b]")
-        if spec.fused:
-            src("for b in range(B):")
-            with src.indent():
-                src(f"div[b] = W64[{fz.o_div} + b]")
-                src(f"div_step[b] = np.int64(W64[{fz.o_dstep} + b])")
+    _train_block(src, spec, fz)
     src("")
     src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
-    src("def train_blocks(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,")
-    src("                 vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on, sn_off, seed, inst, mse, accu,")
-    src("                 div, div_step):")
-    with src.indent():
+    with src.block("def train_blocks(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,\n"
+                   "                 vt_on, v_bias, v_lo, v_hi, v_rest, sn_on, sn_off, seed, inst, mse, accu, div,\n"
+                   "                 div_step):"):
         src('"""Every block in parallel: arrays carry a leading block axis."""')
-        src("for blk in prange(w.shape[0]):")
-        with src.indent():
+        with src.block("for blk in prange(w.shape[0]):"):
             src("train_block(w[blk], DS[blk], DN[blk], NOM, X, T, thr, is_class, order_shuffled,")
-            src("            epochs, spr, settle, dt, vt_on, v_bias, v_lo, v_hi, v_rest, i_leak0, sn_on[blk],")
+            src("            epochs, spr, settle, dt, vt_on, v_bias, v_lo, v_hi, v_rest, sn_on[blk],")
             src("            sn_off[blk], seed, inst[blk], mse[blk], accu[blk], div[blk], div_step[blk])")
     src("")
     src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
-    src("def evaluate_blocks(w, DS, DN, NOM, X, T, thr, is_class, v_bias, mse, accu):")
-    with src.indent():
+    with src.block("def evaluate_blocks(w, DS, DN, NOM, X, T, thr, is_class, v_bias, mse, accu):"):
         src('"""Static evaluation of every block (retention phase)."""')
-        src("for blk in prange(w.shape[0]):")
-        with src.indent():
+        with src.block("for blk in prange(w.shape[0]):"):
             src("B = w.shape[2]")
-            for a in acts_alloc:
-                src(a)
-            for l in range(L + 1):
-                src(f"act{l}[0, :] = F(v_bias)")
-            src("acc = np.empty(B, F)")
-            _derived_views(src, spec, "DS[blk]", "DN[blk]")
-            src("evaluate(w[blk], DSA, DNA, NOM, X, T, thr, is_class, " + acts + ", acc, mse[blk], accu[blk], B)")
+            _work_arrays(src, spec, "DS[blk]", "DN[blk]")
+            src(f"evaluate(w[blk], DSA, DNA, NOM, X, T, thr, is_class, {_acts(spec)}, acc, mse[blk], accu[blk], B)")
     return src.text()

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcaann.circuit.blocks import derive, noise_sigma
 from mcaann.circuit.network import Topology
-from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derive, derived_names, noise_rows
+from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derived_names, noise_rows
 from mcaann.engine.kernels import kernel_module
 from mcaann.engine.reference import K_BOLTZMANN
 from mcaann.study.load import StudyError
@@ -65,7 +66,7 @@ def _fused(study) -> bool:
 def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int, dtype):
     """The kernels' derived parameters: per-synapse and per-neuron blocks (flat, lanes last) and scalars."""
     syn, neu, scal = derived_names(spec)
-    d = derive(spec, params, i_leak0)
+    d = derive(spec.variant, params, i_leak0)
 
     def flat(names):
         if not names:
@@ -170,8 +171,8 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     dt = study.integrator.dt
     g_leak, kg, cap = params["g_leak"], params["kg"], params["c"]
     if study.noise.enabled:
-        sn_on = np.sqrt(2 * kT * (g_leak + study.noise.gamma * kg * vt_rel) * dt) / cap
-        sn_off = np.sqrt(2 * kT * g_leak * dt) / cap
+        sn_on = noise_sigma(kT, g_leak, kg, study.noise.gamma, vt_rel, dt, cap)
+        sn_off = noise_sigma(kT, g_leak, kg, study.noise.gamma, 0.0, dt, cap)
     else:
         sn_on = sn_off = np.zeros_like(cap)
     pad = ((0, 0), (0, noise_rows(topo.n_weights) - topo.n_weights))  # zero rows: whole Philox blocks
@@ -193,7 +194,7 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     mod.train_blocks(
         w, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
         study.task.order == "shuffled", epochs, study.steps_per_row, study.settle_steps, dt,
-        vt_rel, c.V_bias, c.V_lo, c.V_hi, lk.V_rest, i_leak0,
+        vt_rel, c.V_bias, c.V_lo, c.V_hi, lk.V_rest,
         sn_on, sn_off, np.uint64(study.monte_carlo.seed), inst_b, mse, acc, div, div_step,
     )
     res = InstanceResults(

@@ -1,16 +1,20 @@
-"""A float64 NumPy reference of MODEL.md sections 1-3 and 6, for one instance.
+"""A float64 reference of MODEL.md sections 1-3 and 6, for one instance.
 
-Written for clarity, not speed: plain loops, one instance, every block a named function.
-The fast kernels are tested against it. Parameters are a dict of 1-D arrays (one value per
-weight or per neuron) as ``sample_instances`` returns them for one instance.
+Written for clarity, not speed: one instance, plain Python floats. The circuit is the one description
+the kernels are generated from (``circuit.blocks`` and ``circuit.backprop``), evaluated here directly;
+the integrator is the solver's tableau (``solvers``). Parameters are a dict of 1-D arrays (one value
+per weight or per neuron) as ``sample_instances`` returns them for one instance.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import numpy as np
 
+from mcaann.circuit import backprop
+from mcaann.circuit.blocks import Variant, derive, noise_sigma
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 from mcaann.variability.rng import STREAM_NOISE, STREAM_SHUFFLE, normal_quad, uniform
@@ -18,32 +22,59 @@ from mcaann.variability.rng import STREAM_NOISE, STREAM_SHUFFLE, normal_quad, un
 K_BOLTZMANN = 1.380649e-23  # J/K
 
 
-def multiplier(a, b, km, voff_a, voff_b, ki):
-    """Four-quadrant multiplier [A]: ``K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I)``."""
-    p = km * (a + voff_a) * (b + voff_b)
-    return p if math.isinf(ki) else ki * math.tanh(p / ki)
+class Evaluation:
+    """The ``backprop`` builder on values: loops are ranges, sums are sums, tables are dicts. Values are floats
+    (one instance), or arrays over instances (``derived`` then holds (block, instance) arrays)."""
 
+    def __init__(self, topo: Topology, variant: Variant, derived: dict, w, x, t, vt_rel: float, v_rest: float,
+                 v_bias: float):
+        self.topo, self.variant, self.d = topo, variant, derived
+        self.w, self.x, self.t = w, x, t
+        self.vt, self.v_rest, self.v_bias = vt_rel, v_rest, v_bias
+        self.tables: dict = {"deriv": {}, "delta": {}, "cur": {}}
+        self.acts = [[v_bias] + list(x)] + [[v_bias] + [0.0] * n for n in topo.layers[1:]]
+        self.rates = np.zeros((topo.n_weights,) + np.shape(v_bias))
 
-def activation(i_in, v_amp, iref, ioff):
-    """Sigmoid activation [V] of the summed current ``i_in`` [A] (seed 004 eq. 6)."""
-    return v_amp / (1.0 + math.exp(-(i_in - ioff) / iref))
+    def loop(self, n: int):
+        return range(n)
 
+    def sum(self, n: int, term):
+        total = term(0)
+        for i in range(1, n):
+            total = total + term(i)
+        return total
 
-def derivative(i_in, a_d, iref_d, ioff_d):
-    """Derivative block (dimensionless): ``A_d s (1 - s)`` (seed 004 eq. 7)."""
-    s = 1.0 / (1.0 + math.exp(-(i_in - ioff_d) / iref_d))
-    return a_d * s * (1.0 - s)
+    def lanes(self):
+        return nullcontext()
 
+    def let(self, name: str, value):
+        return value
 
-def charge_pump(g, kg, imax, vt_rel):
-    """Charging current [A] for gradient voltage ``g`` [V]: ``-I_max tanh(K_g vt g / I_max)``."""
-    x = kg * vt_rel * g
-    return -x if math.isinf(imax) else -imax * math.tanh(x / imax)
+    def synapse(self, k: int):
+        return lambda name: self.d[name][k]
 
+    neuron = synapse
 
-def leak_current(w, g_leak, v_rest, i_leak0):
-    """Capacitor leakage [A]: ``G_leak (w - V_rest) + I_leak0``."""
-    return g_leak * (w - v_rest) + i_leak0
+    def weight(self, k: int):
+        return self.w[k]
+
+    def act(self, l: int, i: int):
+        return self.acts[l][i]
+
+    def set_act(self, l: int, j: int, value) -> None:
+        self.acts[l][j + 1] = value
+
+    def get(self, table: str, n: int):
+        return self.tables[table][n]
+
+    def put(self, table: str, n: int, value) -> None:
+        self.tables[table][n] = value
+
+    def target(self, j: int):
+        return self.t[j]
+
+    def rate(self, k: int, value) -> None:
+        self.rates[k] = value
 
 
 class Reference:
@@ -54,11 +85,14 @@ class Reference:
         self.p = params
         self.instance = instance
         c = study.circuit
+        self.variant = Variant(sat_mult=math.isfinite(c.K_I), sat_pump=math.isfinite(c.I_max),
+                               leak=study.leakage.enabled, mismatch=study.mismatch.enabled)
+        self.i_leak0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
+        self.derived = derive(self.variant, params, self.i_leak0)
         self.v_bias = c.V_bias
         self.vt_rel = c.V_teach / c.V_teach_ref
         self.v_lo, self.v_hi = c.V_lo, c.V_hi
         self.v_rest = study.leakage.V_rest
-        self.i_leak0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
         self.noise = study.noise.enabled
         self.kT = K_BOLTZMANN * study.process.temperature
         self.gamma = study.noise.gamma
@@ -69,78 +103,28 @@ class Reference:
         self.settle = study.settle_steps
         self.shuffled = study.task.order == "shuffled"
 
+    def _circuit(self, w, x, t, vt_rel: float = 0.0) -> Evaluation:
+        return Evaluation(self.topo, self.variant, self.derived, w, x, t, vt_rel, self.v_rest, self.v_bias)
+
     # -- algebraic part: forward, backward, gradient ---------------------------------
-    def forward(self, w: np.ndarray, x: np.ndarray):
-        """Activations per layer (bias first), summed currents and derivatives per neuron."""
-        topo, p = self.topo, self.p
-        acts = [np.concatenate([[self.v_bias], x])]
-        i_sum = np.zeros(topo.n_neurons)
-        d = np.zeros(topo.n_neurons)
-        for l in range(1, len(topo.layers)):
-            y = [self.v_bias]
-            for j in range(topo.layers[l]):
-                n = topo.neuron_index(l, j)
-                total = 0.0
-                for i in range(topo.layers[l - 1] + 1):
-                    k = topo.weight_index(l, j, i)
-                    total += multiplier(acts[l - 1][i], w[k], p["km_fwd"][k], p["voffa_fwd"][k],
-                                        p["voffb_fwd"][k], p["ki_fwd"][k])
-                i_sum[n] = total
-                y.append(activation(total, p["v_amp"][n], p["iref"][n], p["ioff"][n]))
-                d[n] = derivative(total, p["a_d"][n], p["iref_d"][n], p["ioff_d"][n])
-            acts.append(np.array(y))
-        return acts, i_sum, d
+    def outputs(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Output activations [V] for input row ``x``."""
+        ev = self._circuit(w, x, None)
+        backprop.forward(ev, with_derivative=False)
+        return np.array(ev.acts[-1][1:])
 
-    def deltas(self, w, acts, d, t):
-        """Local gradients ``delta`` [V] of every neuron (output error, then hidden errors)."""
-        topo, p = self.topo, self.p
-        L = topo.n_layers
-        delta = np.zeros(topo.n_neurons)
-        for j in range(topo.layers[L]):
-            n = topo.neuron_index(L, j)
-            e = acts[L][j + 1] - t[j] + p["voff_e"][n]
-            delta[n] = p["a_delta"][n] * e * d[n] + p["voff_delta"][n]
-        for l in range(L - 1, 0, -1):
-            for h in range(topo.layers[l]):
-                total = 0.0
-                for m in range(topo.layers[l + 1]):
-                    k = topo.weight_index(l + 1, m, h + 1)
-                    nm = topo.neuron_index(l + 1, m)
-                    total += multiplier(delta[nm], w[k], p["km_bwd"][k], p["voffa_bwd"][k],
-                                        p["voffb_bwd"][k], p["ki_bwd"][k])
-                n = topo.neuron_index(l, h)
-                e = p["re_err"][n] * total + p["voff_e"][n]
-                delta[n] = p["a_delta"][n] * e * d[n] + p["voff_delta"][n]
-        return delta
-
-    def gradient_voltages(self, w, x, t):
-        """``g_ji = R_e M_upd(delta_j, x_i)`` [V] for every weight."""
-        topo, p = self.topo, self.p
-        acts, _, d = self.forward(w, x)
-        delta = self.deltas(w, acts, d, t)
-        g = np.zeros(topo.n_weights)
-        for l in range(1, len(topo.layers)):
-            for j in range(topo.layers[l]):
-                n = topo.neuron_index(l, j)
-                for i in range(topo.layers[l - 1] + 1):
-                    k = topo.weight_index(l, j, i)
-                    g[k] = p["re_upd"][k] * multiplier(delta[n], acts[l - 1][i], p["km_upd"][k],
-                                                       p["voffa_upd"][k], p["voffb_upd"][k],
-                                                       p["ki_upd"][k])
-        return g
+    def deltas(self, w: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Local gradients ``delta`` [V] of every neuron."""
+        ev = self._circuit(w, x, t)
+        backprop.forward(ev, with_derivative=True)
+        backprop.backward(ev)
+        return np.array([ev.tables["delta"][n] for n in range(self.topo.n_neurons)])
 
     def drift(self, w, x, t, vt_rel):
         """``dw/dt`` [V/s] without noise: (pump current - leakage) / C."""
-        p = self.p
-        if vt_rel != 0.0:
-            g = self.gradient_voltages(w, x, t)
-        else:
-            g = np.zeros_like(w)
-        out = np.empty_like(w)
-        for k in range(len(w)):
-            i_chg = charge_pump(g[k], p["kg"][k], p["imax"][k], vt_rel)
-            out[k] = (i_chg - leak_current(w[k], p["g_leak"][k], self.v_rest, self.i_leak0)) / p["c"][k]
-        return out
+        ev = self._circuit(w, x, t, vt_rel)
+        backprop.drift(ev, teach=vt_rel != 0.0)
+        return ev.rates
 
     def noise_step(self, step: int, vt_rel: float):
         """The noise increment of every weight over one step [V] (MODEL.md section 4)."""
@@ -149,10 +133,10 @@ class Reference:
         if not self.noise:
             return out
         lo, hi = step & 0xFFFFFFFF, step >> 32
+        sigma = noise_sigma(self.kT, p["g_leak"], p["kg"], self.gamma, vt_rel, self.dt, p["c"])
         for k in range(n_w):
             z = normal_quad(self.instance, k >> 2, lo, hi, self.seed, STREAM_NOISE)[k & 3]
-            g_n = p["g_leak"][k] + self.gamma * p["kg"][k] * vt_rel
-            out[k] = math.sqrt(2.0 * self.kT * g_n * self.dt) / p["c"][k] * z
+            out[k] = sigma[k] * z
         return out
 
     def step(self, w, x, t, vt_rel, step: int):
@@ -165,8 +149,7 @@ class Reference:
         """Static forward pass over all rows: (mse [V^2], accuracy or NaN)."""
         se, correct = 0.0, 0
         for r in range(X.shape[0]):
-            acts, _, _ = self.forward(w, X[r])
-            y = acts[-1][1:]
+            y = self.outputs(w, X[r])
             se += float(np.sum((y - T[r]) ** 2))
             if thresholds is not None:
                 correct += int(np.all((y > thresholds) == (T[r] > thresholds)))

@@ -33,6 +33,8 @@ import math
 
 import numpy as np
 
+from mcaann.circuit import blocks
+from mcaann.circuit.algebra import SPICE, Expr, atom, render
 from mcaann.circuit.network import Topology
 from mcaann.study.load import StudyError, sweep_points
 
@@ -79,31 +81,20 @@ def _r(v: float) -> str:
     return repr(float(v))
 
 
-def _plus(expr: str, off: float) -> str:
-    """``expr + off`` with a zero offset left out."""
-    return expr if off == 0.0 else f"{expr}+{_n(off)}"
-
-
-def _mult(a: str, b: str, km: float, voa: float, vob: float, ki: float) -> str:
-    """Multiplier current [A]: ``K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I)``."""
-    p = f"{_n(km)}*({_plus(a, voa)})*({_plus(b, vob)})"
-    return p if math.isinf(ki) else f"{_n(ki)}*tanh({p}/{_n(ki)})"
-
-
-def _sigmoid(i_expr: str, ioff: float, iref: float) -> str:
-    """``1 / (1 + exp(-(I - I_off) / I_ref))`` (dimensionless)."""
-    return f"1/(1+exp(-({_plus(i_expr, -ioff)})/{_n(iref)}))"
+def _spice(e) -> str:
+    """A block equation's expression (``circuit.algebra``) as a SPICE behavioural expression."""
+    return render(e, SPICE)
 
 
 def _w(l: int, j: int, i: int) -> str:
     return f"w_{l}_{j}_{i}"
 
 
-def _pre(l: int, i: int) -> str:
-    """Voltage expression of pre-synaptic input ``i`` (0: bias) of weight layer ``l``."""
+def _pre(l: int, i: int) -> Expr:
+    """Voltage of pre-synaptic input ``i`` (0: bias) of weight layer ``l``."""
     if i == 0:
-        return "V(bias)"
-    return f"V(x_{i - 1})" if l == 1 else f"V(y_{l - 1}_{i - 1})"
+        return atom("V(bias)")
+    return atom(f"V(x_{i - 1})" if l == 1 else f"V(y_{l - 1}_{i - 1})")
 
 
 def _pwl(name: str, node: str, times: list[float], values: list[float]) -> list[str]:
@@ -193,7 +184,7 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
         "* Nodes: w_<layer>_<post>_<pre> weight (layer 1-based, post 0-based, pre 0 = bias),",
         "*   x_<i> input column i, t_<j> target column j, bias, vteach, vrest,",
         "*   y_<l>_<j> activation, d_<l>_<j> derivative, e_<l>_<j> error, delta_<l>_<j> local gradient,",
-        "*   g_<l>_<j>_<i> gradient voltage R_e*M_upd, sf_<l>_<j> / sb_<l>_<j> virtual grounds whose",
+        "*   sf_<l>_<j> / sb_<l>_<j> virtual grounds whose",
         "*   0 V sources Vsf_<l>_<j> / Vsb_<l>_<j> carry the summed forward / backward multiplier currents.",
         f"* Rails [{c.V_lo!r}, {c.V_hi!r}] V: clamp current -G_clamp*(ramp(w-V_hi)-ramp(V_lo-w)), "
         f"G_clamp = {G_CLAMP!r} S (finite rails only),",
@@ -228,6 +219,13 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
     for j in range(topo.n_out):
         out += _pwl(f"Vt_{j}", f"t_{j}", *_step_wave(starts, [task.t[r, j] for r in order], edge))
 
+    variant = blocks.Variant(sat_mult=math.isfinite(c.K_I), sat_pump=math.isfinite(c.I_max), leak=False,
+                             mismatch=True)
+    d = blocks.derive(variant, p, i_leak0)
+
+    def q(k: int):
+        return lambda name: float(d[name][k])
+
     # forward path
     for l in range(1, L + 1):
         out += ["", f"* --- layer {l}: forward multipliers, activation, derivative"]
@@ -236,13 +234,12 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
             out.append(f"Vsf_{l}_{j} sf_{l}_{j} 0 DC 0")
             for i in range(topo.layers[l - 1] + 1):
                 k = topo.weight_index(l, j, i)
-                m = _mult(_pre(l, i), f"V({_w(l, j, i)})", p["km_fwd"][k], p["voffa_fwd"][k],
-                          p["voffb_fwd"][k], p["ki_fwd"][k])
-                out.append(f"Bf_{l}_{j}_{i} 0 sf_{l}_{j} I={m}")
-            isum = f"i(Vsf_{l}_{j})"
-            out.append(f"By_{l}_{j} y_{l}_{j} 0 V={_n(p['v_amp'][n])}*{_sigmoid(isum, p['ioff'][n], p['iref'][n])}")
-            s = _sigmoid(isum, p["ioff_d"][n], p["iref_d"][n])
-            out.append(f"Bd_{l}_{j} d_{l}_{j} 0 V={_n(p['a_d'][n])}*{s}*(1-{s})")
+                m = blocks.multiplier(variant, "fwd", _pre(l, i), atom(f"V({_w(l, j, i)})"), q(k))
+                out.append(f"Bf_{l}_{j}_{i} 0 sf_{l}_{j} I={_spice(m)}")
+            isum = atom(f"i(Vsf_{l}_{j})")
+            out.append(f"By_{l}_{j} y_{l}_{j} 0 V={_spice(blocks.activation(isum, q(n)))}")
+            s = blocks.derivative_sigmoid(isum, q(n))
+            out.append(f"Bd_{l}_{j} d_{l}_{j} 0 V={_spice(blocks.derivative(s, q(n)))}")
 
     # backward path: errors and deltas, output layer first
     for l in range(L, 0, -1):
@@ -250,34 +247,31 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
         for j in range(topo.layers[l]):
             n = topo.neuron_index(l, j)
             if l == L:
-                e = _plus(f"V(y_{l}_{j})-V(t_{j})", p["voff_e"][n])
+                e = blocks.output_error(atom(f"V(y_{l}_{j})"), atom(f"V(t_{j})"), q(n))
             else:
                 out.append(f"Vsb_{l}_{j} sb_{l}_{j} 0 DC 0")
                 for m in range(topo.layers[l + 1]):
                     k = topo.weight_index(l + 1, m, j + 1)
-                    mb = _mult(f"V(delta_{l + 1}_{m})", f"V({_w(l + 1, m, j + 1)})", p["km_bwd"][k],
-                               p["voffa_bwd"][k], p["voffb_bwd"][k], p["ki_bwd"][k])
-                    out.append(f"Bb_{l + 1}_{m}_{j + 1} 0 sb_{l}_{j} I={mb}")
-                e = _plus(f"{_n(p['re_err'][n])}*i(Vsb_{l}_{j})", p["voff_e"][n])
-            out.append(f"Be_{l}_{j} e_{l}_{j} 0 V={e}")
-            dl = _plus(f"{_n(p['a_delta'][n])}*V(e_{l}_{j})*V(d_{l}_{j})", p["voff_delta"][n])
-            out.append(f"Bdelta_{l}_{j} delta_{l}_{j} 0 V={dl}")
+                    mb = blocks.multiplier(variant, "bwd", atom(f"V(delta_{l + 1}_{m})"),
+                                           atom(f"V({_w(l + 1, m, j + 1)})"), q(k))
+                    out.append(f"Bb_{l + 1}_{m}_{j + 1} 0 sb_{l}_{j} I={_spice(mb)}")
+                e = blocks.hidden_error(atom(f"i(Vsb_{l}_{j})"), q(n))
+            out.append(f"Be_{l}_{j} e_{l}_{j} 0 V={_spice(e)}")
+            dl = blocks.local_gradient(atom(f"V(e_{l}_{j})"), atom(f"V(d_{l}_{j})"), q(n))
+            out.append(f"Bdelta_{l}_{j} delta_{l}_{j} 0 V={_spice(dl)}")
 
-    # synapses: update multiplier, charge pump, capacitor, leakage, rails
-    vt = f"V(vteach)/{_n(c.V_teach_ref)}"
+    # synapses: update multiplier and charge pump (one current source: C dw/dt without leakage), capacitor,
+    # leakage, rails
+    vt = atom(f"(V(vteach)/{_n(c.V_teach_ref)})")
     for l in range(1, L + 1):
-        out += ["", f"* --- layer {l}: update multipliers, charge pumps, weight capacitors, leakage, rails"]
+        out += ["", f"* --- layer {l}: update multipliers and charge pumps, weight capacitors, leakage, rails"]
         for j in range(topo.layers[l]):
             for i in range(topo.layers[l - 1] + 1):
                 k = topo.weight_index(l, j, i)
                 w, tag = _w(l, j, i), f"{l}_{j}_{i}"
-                mu = _mult(f"V(delta_{l}_{j})", _pre(l, i), p["km_upd"][k], p["voffa_upd"][k],
-                           p["voffb_upd"][k], p["ki_upd"][k])
-                out.append(f"Bg_{tag} g_{tag} 0 V={_n(p['re_upd'][k])}*{mu}")
-                x = f"{_n(p['kg'][k])}*{vt}*V(g_{tag})"
-                imax = p["imax"][k]
-                pump = f"-{x}" if math.isinf(imax) else f"-{_n(imax)}*tanh({x}/{_n(imax)})"
-                out.append(f"Bp_{tag} 0 {w} I={pump}")
+                mu = blocks.multiplier(variant, "upd", atom(f"V(delta_{l}_{j})"), _pre(l, i), q(k))
+                pump = p["c"][k] * blocks.weight_rate(variant, mu, atom(f"V({w})"), vt, 0.0, q(k))
+                out.append(f"Bp_{tag} 0 {w} I={_spice(pump)}")
                 out.append(f"C_{tag} {w} 0 {_r(p['c'][k])}")
                 if p["g_leak"][k] > 0:
                     out.append(f"Rl_{tag} {w} vrest {_r(1.0 / p['g_leak'][k])}")
