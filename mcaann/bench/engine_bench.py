@@ -152,6 +152,62 @@ def engine_rate(name: str, dtype: str, threads: int, instances: int = 4096, epoc
     return instances * epochs * study_task(st).n_rows * st.steps_per_row / wall
 
 
+#: networks of real size for the per-synapse rows (realistic blocks)
+SIZES = ((2, 8, 1), (4, 16, 3), (16, 32, 10), (64, 32, 10))
+
+
+def _size_study(layers: tuple[int, ...], dtype: str, epochs: int, folder: str):
+    """The realistic study on a network of ``layers`` with 4 random rows (the rate does not depend on the data)."""
+    path = os.path.join(folder, f"rows_{'_'.join(map(str, layers))}.csv")
+    if not os.path.exists(path):
+        rng = np.random.default_rng(0)
+        cols = [f"x{i}" for i in range(layers[0])] + [f"t{j}" for j in range(layers[-1])]
+        data = np.hstack([rng.uniform(0, 1, (4, layers[0])), rng.uniform(0.1, 0.9, (4, layers[-1]))])
+        np.savetxt(path, data, delimiter=",", header=",".join(cols), comments="")
+    return load_study(REALISTIC, {"network.layers": list(layers), "task.dataset": path, "task.epochs": epochs,
+                                  "integrator.dtype": dtype, **EULER_1NS})
+
+
+def size_rows(threads: int, instances: int, quick: bool) -> list[tuple[str, str]]:
+    """Synapse-steps per second (instance-steps/s times weights) of realistic networks of real size, the time of
+    the first call (compilation, or loading from the kernel cache) and the memory per instance."""
+    import tempfile
+
+    from mcaann.engine.codegen import derived_names
+    from mcaann.engine.driver import kernel_spec
+
+    rows, per_synapse = [], {}
+    with tempfile.TemporaryDirectory() as folder:
+        for layers in SIZES:
+            nw = Topology(layers).n_weights
+            for dtype in ("float64", "float32"):
+                st = _size_study(layers, dtype, 2, folder)
+                t = time.perf_counter()
+                run_instances(st, 0, 64, threads)
+                first = time.perf_counter() - t
+                n = max(64, instances * 33 // nw)  # about the same work per run for every size
+                t = time.perf_counter()
+                run_instances(st, 0, n, threads)
+                wall = time.perf_counter() - t
+                rate = n * 2 * 4 * st.steps_per_row * nw / wall
+                per_synapse[(layers, dtype)] = rate
+                spec = kernel_spec(st)
+                syn, neu, _ = derived_names(spec)
+                width = 4 if dtype == "float32" else 8
+                topo = Topology(layers)
+                mem = nw * 8 * 2 + len(syn) * nw * width + len(neu) * topo.n_neurons * width + 2 * nw * 8
+                rows.append((f"engine realistic {'-'.join(map(str, layers))}, {dtype}, {threads} thread(s): "
+                             f"synapse-steps/s (first call {first:.1f} s, {mem} B/instance in the kernels)",
+                             f"{rate:.3g}"))
+            if quick:
+                break
+    for dtype in ("float64", "float32"):
+        big = per_synapse.get((SIZES[-1], dtype))
+        if big is not None:
+            rows.append((f"per-synapse rate 64-32-10 / 2-8-1 ({dtype})", f"{big / per_synapse[(SIZES[0], dtype)]:.2f}"))
+    return rows
+
+
 def numpy_rate(name: str, instances: int = 4096, epochs: int = 1) -> float:
     from mcaann.bench.numpy_baseline import train_euler
     from mcaann.variability.mismatch import sample_instances
@@ -222,5 +278,6 @@ def run_benchmark(quick: bool = False) -> list[tuple[str, str]]:
             t_real = ops["sigmoid"] / ceil["sigmoid_per_s"] + ops["fma"] / ceil["fma_per_s"]
             rows.append((f"ceiling, realistic XOR without noise, 1 thread: {ops['sigmoid']} logistic/tanh + "
                          f"{ops['fma']} FMA per step", f"{1 / t_real:.3g}"))
+    rows += size_rows(cores, inst, quick)
     numba.set_num_threads(cores)
     return rows

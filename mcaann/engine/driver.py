@@ -9,6 +9,7 @@ number is keyed by the instance index (MODEL.md section 5).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,6 +123,7 @@ class InstanceResults:
     final_accuracy: np.ndarray | None = None
     converged: np.ndarray | None = None
     epochs_to_converge: np.ndarray | None = None
+    kernel_seconds: float = 0.0  # wall time inside the compiled kernels (training and retention evaluation)
 
 
 def _pack(a: np.ndarray, n_blocks: int, dtype) -> np.ndarray:
@@ -191,6 +193,7 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     i_leak0 = lk.I_leak0 if lk.enabled else 0.0
     DS, DN, NOM = derived_arrays(spec, params, i_leak0, n_blocks, F)
     mod = kernel_module(spec)
+    t_kernel = time.perf_counter()
     mod.train_blocks(
         w, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
         study.task.order == "shuffled", epochs, study.steps_per_row, study.settle_steps, dt,
@@ -207,6 +210,7 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
         diverged=_unpack(div[:, None, :], n)[:, 0] != 0,
         diverged_step=_unpack(div_step[:, None, :], n)[:, 0],
         params={k: v for k, v in params.items() if k != "w_init"},
+        kernel_seconds=time.perf_counter() - t_kernel,
     )
     if study.retention.hold_times:
         res.retention_mse, res.retention_accuracy = _retention(study, task, mod, res, DS, DN, NOM, F)
@@ -251,8 +255,10 @@ def _retention(study, task, mod, res: InstanceResults, DS, DN, NOM, F):
         wb = _pack(w, n_blocks, np.float64)
         m = np.empty((n_blocks, BLOCK))
         a = np.empty((n_blocks, BLOCK))
+        t_kernel = time.perf_counter()
         mod.evaluate_blocks(wb, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F),
                             task.is_classification, study.circuit.V_bias, m, a)
+        res.kernel_seconds += time.perf_counter() - t_kernel
         r_mse[:, h] = _unpack(m[:, None, :], n)[:, 0]
         r_acc[:, h] = _unpack(a[:, None, :], n)[:, 0]
     return r_mse, r_acc
