@@ -26,3 +26,13 @@ def test_op_count():
     assert op_count([2, 8, 1], saturating=True)["sigmoid"] == 9 + (2 * 33 + 8) + 33
     # mismatch: the derivative block's own logistic function per neuron
     assert op_count([2, 8, 1], saturating=True, mismatch=True)["sigmoid"] == 2 * 9 + (2 * 33 + 8) + 33
+
+
+def test_hand_written_ideal_kernel_computes_what_the_engine_computes():
+    # the bench's hand-written 2-8-1 kernel must do the engine's arithmetic for its comparison to mean anything
+    from mcaann.bench.engine_bench import EULER_1NS, hand_written_run
+
+    st = load_study("xor_ideal", {"task.epochs": 2, **EULER_1NS})
+    r = run_instances(st, 0, 70)
+    w = hand_written_run(st, r.w_init, 2)
+    np.testing.assert_allclose(w, r.w_final, rtol=0, atol=1e-12)

@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from mcaann.circuit.network import Topology
 from mcaann.engine.driver import run_instances, study_task
-from mcaann.engine.mathfn import sigmoid_float64
+from mcaann.engine.mathfn import exp_float64, normal_quad_fast, sat_float64, sigmoid_float64
 from mcaann.study import load_study
 
 IDEAL = "xor_ideal"
@@ -61,28 +61,202 @@ def _div_chunk(x, out):
         out[i] = 1.0 / (1.0 + x[i] * x[i])
 
 
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _bare_exp_chunk(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exp_float64(x[i])
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _sat_chunk(x, out):
+    for i in range(x.shape[0]):  # the kernels' tanh of a saturating block
+        out[i] = sat_float64(x[i])
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _normal_chunk(x, out, rep):
+    n = x.shape[0] // 4
+    for b in range(n):  # the kernels' noise: four normals per Philox block, keyed as in the kernels
+        z0, z1, z2, z3 = normal_quad_fast(np.uint64(b), np.uint64(0), np.uint64(rep), np.uint64(0), np.uint64(7),
+                                          np.uint64(3))
+        out[b] = z0
+        out[n + b] = z1
+        out[2 * n + b] = z2
+        out[3 * n + b] = z3
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def _ceiling_kernel(kind, x, out, reps, nchunks):
     n = x.shape[0] // nchunks
     for c in prange(nchunks):
         xc, oc = x[c * n:(c + 1) * n], out[c * n:(c + 1) * n]
-        for _ in range(reps):
+        for r in range(reps):
             if kind == 0:
                 _exp_chunk(xc, oc)
             elif kind == 1:
                 _fma_chunk(xc, oc, 0.999, 1e-3)
-            else:
+            elif kind == 2:
                 _div_chunk(xc, oc)
+            elif kind == 3:
+                _bare_exp_chunk(xc, oc)
+            elif kind == 4:
+                _sat_chunk(xc, oc)
+            else:
+                _normal_chunk(xc, oc, r)
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _xor_ideal_block(W, X, T, epochs, steps, gm, nir, vamp, re, c_upd, dt, v_bias):
+    """Euler steps of the ideal 2-8-1 XOR for 64 instances, W[k * 64 + b]: written by hand for this network."""
+    for _ in range(epochs):
+        for r in range(X.shape[0]):
+            x0, x1, t0 = X[r, 0], X[r, 1], T[r, 0]
+            for _s in range(steps):
+                for b in range(64):
+                    w0 = W[0 + b]
+                    w1 = W[64 + b]
+                    w2 = W[128 + b]
+                    w3 = W[192 + b]
+                    w4 = W[256 + b]
+                    w5 = W[320 + b]
+                    w6 = W[384 + b]
+                    w7 = W[448 + b]
+                    w8 = W[512 + b]
+                    w9 = W[576 + b]
+                    w10 = W[640 + b]
+                    w11 = W[704 + b]
+                    w12 = W[768 + b]
+                    w13 = W[832 + b]
+                    w14 = W[896 + b]
+                    w15 = W[960 + b]
+                    w16 = W[1024 + b]
+                    w17 = W[1088 + b]
+                    w18 = W[1152 + b]
+                    w19 = W[1216 + b]
+                    w20 = W[1280 + b]
+                    w21 = W[1344 + b]
+                    w22 = W[1408 + b]
+                    w23 = W[1472 + b]
+                    w24 = W[1536 + b]
+                    w25 = W[1600 + b]
+                    w26 = W[1664 + b]
+                    w27 = W[1728 + b]
+                    w28 = W[1792 + b]
+                    w29 = W[1856 + b]
+                    w30 = W[1920 + b]
+                    w31 = W[1984 + b]
+                    w32 = W[2048 + b]
+                    s0 = sigmoid_float64(gm * (v_bias * w0 + x0 * w1 + x1 * w2) * nir)
+                    d0 = s0 * (1.0 - s0)
+                    s1 = sigmoid_float64(gm * (v_bias * w3 + x0 * w4 + x1 * w5) * nir)
+                    d1 = s1 * (1.0 - s1)
+                    s2 = sigmoid_float64(gm * (v_bias * w6 + x0 * w7 + x1 * w8) * nir)
+                    d2 = s2 * (1.0 - s2)
+                    s3 = sigmoid_float64(gm * (v_bias * w9 + x0 * w10 + x1 * w11) * nir)
+                    d3 = s3 * (1.0 - s3)
+                    s4 = sigmoid_float64(gm * (v_bias * w12 + x0 * w13 + x1 * w14) * nir)
+                    d4 = s4 * (1.0 - s4)
+                    s5 = sigmoid_float64(gm * (v_bias * w15 + x0 * w16 + x1 * w17) * nir)
+                    d5 = s5 * (1.0 - s5)
+                    s6 = sigmoid_float64(gm * (v_bias * w18 + x0 * w19 + x1 * w20) * nir)
+                    d6 = s6 * (1.0 - s6)
+                    s7 = sigmoid_float64(gm * (v_bias * w21 + x0 * w22 + x1 * w23) * nir)
+                    d7 = s7 * (1.0 - s7)
+                    ho = (vamp * s0 * w25 + vamp * s1 * w26 + vamp * s2 * w27 + vamp * s3 * w28
+                          + vamp * s4 * w29 + vamp * s5 * w30 + vamp * s6 * w31 + vamp * s7 * w32)
+                    so = sigmoid_float64(gm * (v_bias * w24 + ho) * nir)
+                    do = (vamp * so - t0) * (so * (1.0 - so))
+                    go = c_upd * do
+                    gb = re * gm * do
+                    gh0 = c_upd * (gb * w25 * d0)
+                    gh1 = c_upd * (gb * w26 * d1)
+                    gh2 = c_upd * (gb * w27 * d2)
+                    gh3 = c_upd * (gb * w28 * d3)
+                    gh4 = c_upd * (gb * w29 * d4)
+                    gh5 = c_upd * (gb * w30 * d5)
+                    gh6 = c_upd * (gb * w31 * d6)
+                    gh7 = c_upd * (gb * w32 * d7)
+                    W[0 + b] = w0 + dt * (gh0 * v_bias)
+                    W[64 + b] = w1 + dt * (gh0 * x0)
+                    W[128 + b] = w2 + dt * (gh0 * x1)
+                    W[192 + b] = w3 + dt * (gh1 * v_bias)
+                    W[256 + b] = w4 + dt * (gh1 * x0)
+                    W[320 + b] = w5 + dt * (gh1 * x1)
+                    W[384 + b] = w6 + dt * (gh2 * v_bias)
+                    W[448 + b] = w7 + dt * (gh2 * x0)
+                    W[512 + b] = w8 + dt * (gh2 * x1)
+                    W[576 + b] = w9 + dt * (gh3 * v_bias)
+                    W[640 + b] = w10 + dt * (gh3 * x0)
+                    W[704 + b] = w11 + dt * (gh3 * x1)
+                    W[768 + b] = w12 + dt * (gh4 * v_bias)
+                    W[832 + b] = w13 + dt * (gh4 * x0)
+                    W[896 + b] = w14 + dt * (gh4 * x1)
+                    W[960 + b] = w15 + dt * (gh5 * v_bias)
+                    W[1024 + b] = w16 + dt * (gh5 * x0)
+                    W[1088 + b] = w17 + dt * (gh5 * x1)
+                    W[1152 + b] = w18 + dt * (gh6 * v_bias)
+                    W[1216 + b] = w19 + dt * (gh6 * x0)
+                    W[1280 + b] = w20 + dt * (gh6 * x1)
+                    W[1344 + b] = w21 + dt * (gh7 * v_bias)
+                    W[1408 + b] = w22 + dt * (gh7 * x0)
+                    W[1472 + b] = w23 + dt * (gh7 * x1)
+                    W[1536 + b] = w24 + dt * (go * v_bias)
+                    W[1600 + b] = w25 + dt * (go * vamp * s0)
+                    W[1664 + b] = w26 + dt * (go * vamp * s1)
+                    W[1728 + b] = w27 + dt * (go * vamp * s2)
+                    W[1792 + b] = w28 + dt * (go * vamp * s3)
+                    W[1856 + b] = w29 + dt * (go * vamp * s4)
+                    W[1920 + b] = w30 + dt * (go * vamp * s5)
+                    W[1984 + b] = w31 + dt * (go * vamp * s6)
+                    W[2048 + b] = w32 + dt * (go * vamp * s7)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _xor_ideal_blocks(W, X, T, epochs, steps, gm, nir, vamp, re, c_upd, dt, v_bias):
+    for blk in prange(W.shape[0]):
+        _xor_ideal_block(W[blk], X, T, epochs, steps, gm, nir, vamp, re, c_upd, dt, v_bias)
+
+
+def hand_written_run(study, w_init: np.ndarray, epochs: int) -> np.ndarray:
+    """Final weights (n, 33) of the hand-written ideal 2-8-1 XOR kernel (fixed order, Euler, no evaluation)."""
+    c = study.circuit
+    task = study_task(study)
+    n = w_init.shape[0]
+    nb = -(-n // 64)
+    rows = np.zeros((nb * 64, 33))
+    rows[:n] = w_init
+    W = np.ascontiguousarray(rows.reshape(nb, 64, 33).transpose(0, 2, 1)).reshape(nb, 33 * 64)
+    c_upd = -(1.0 / c.C) * c.R_e_eff * c.K_g * (c.V_teach / c.V_teach_ref) * c.K_m
+    _xor_ideal_blocks(W, task.x, task.t, epochs, study.steps_per_row, c.K_m, -1.0 / c.I_ref, c.V_amp, c.R_e_eff,
+                      c_upd, study.integrator.dt, c.V_bias)
+    return W.reshape(nb, 33, 64).transpose(0, 2, 1).reshape(nb * 64, 33)[:n]
+
+
+def hand_written_rate(threads: int, instances: int = 4096, min_seconds: float = 1.0) -> float:
+    """Instance-steps per second of ``_xor_ideal_block`` on the ideal XOR study (Euler 1 ns)."""
+    numba.set_num_threads(threads)
+    st = load_study(IDEAL, {"task.epochs": 1, **EULER_1NS})
+    w0 = np.random.default_rng(0).uniform(-0.5, 0.5, (instances, 33))
+    hand_written_run(st, w0[:64], 1)
+    epochs, wall = 1, 0.0
+    while wall < min_seconds:
+        t = time.perf_counter()
+        hand_written_run(st, w0, epochs)
+        wall = time.perf_counter() - t
+        epochs *= 2 if wall < min_seconds else 1
+    return instances * epochs * study_task(st).n_rows * st.steps_per_row / wall
 
 
 def machine_ceiling(threads: int) -> dict:
-    """Vectorised logistic function, multiply-add and division throughput of this CPU [per second], in-cache."""
+    """Throughput of this CPU [per second], in-cache and vectorised: the kernels' logistic function, multiply-add,
+    division, exponential, saturating tanh and normal deviate."""
     numba.set_num_threads(threads)
     n, reps = 4096, 4000
     x = np.random.default_rng(0).uniform(-5, 5, n)
     out = np.zeros(n)
     rates = {}
-    for kind, name, per in ((0, "sigmoid_per_s", 1), (1, "fma_per_s", FMA_CHUNK_OPS), (2, "div_per_s", 1)):
+    for kind, name, per in ((0, "sigmoid_per_s", 1), (1, "fma_per_s", FMA_CHUNK_OPS), (2, "div_per_s", 1),
+                            (3, "exp_per_s", 1), (4, "tanh_per_s", 1), (5, "normal_per_s", 1)):
         _ceiling_kernel(kind, x, out, 1, threads)
         best = float("inf")
         for _ in range(3):
@@ -196,9 +370,8 @@ def size_rows(threads: int, instances: int, quick: bool) -> list[tuple[str, str]
                 width = 4 if dtype == "float32" else 8
                 topo = Topology(layers)
                 mem = nw * 8 * 2 + len(syn) * nw * width + len(neu) * topo.n_neurons * width + 2 * nw * 8
-                rows.append((f"engine realistic {'-'.join(map(str, layers))}, {dtype}, {threads} thread(s): "
-                             f"synapse-steps/s (first call {first:.1f} s, {mem} B/instance in the kernels)",
-                             f"{rate:.3g}"))
+                rows.append((f"realistic {'-'.join(map(str, layers))}, {dtype}, {threads} thread(s), synapse-steps/s; "
+                             f"first call {first:.0f} s, {mem} B/instance", f"{rate:.3g}"))
             if quick:
                 break
     for dtype in ("float64", "float32"):
@@ -234,50 +407,99 @@ def ngspice_rate(name: str, epochs: int = 5) -> float | None:
     return epochs * study_task(st).n_rows * st.steps_per_row / wall
 
 
+def compile_seconds() -> tuple[float, float]:
+    """Whole-process seconds of a small run of the default study with an empty kernel cache, and again warm."""
+    import subprocess
+    import sys
+    import tempfile
+
+    cmd = [sys.executable, "-c", "from mcaann.engine.driver import run_instances; from mcaann.study import "
+           "load_study; run_instances(load_study('xor', {'task.epochs': 2}), 0, 64)"]
+    out = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "MCAANN_KERNEL_CACHE": cache}
+        for _ in range(2):
+            t = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True)
+            out.append(time.perf_counter() - t)
+    return out[0], out[1]
+
+
+def realistic_ops() -> dict:
+    """Operation counts of one step of the realistic XOR (Euler, teaching on), noise included: one normal deviate
+    per weight, rounded up to whole Philox blocks."""
+    ops = op_count([2, 8, 1], saturating=True, mismatch=True)
+    ops["normal"] = 4 * -(-Topology((2, 8, 1)).n_weights // 4)
+    return ops
+
+
 def run_benchmark(quick: bool = False) -> list[tuple[str, str]]:
-    """Every figure of the table, measured now; rows of (what, figure)."""
+    """Every figure of the table, measured now in one run; rows of (what, figure)."""
     cores = numba.config.NUMBA_NUM_THREADS
     inst = 1024 if quick else 4096
     rows: list[tuple[str, str]] = [("machine", f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
                                                f"cores, numba {numba.__version__}")]
+    threads = sorted({1, cores})
     rates = {}
     for name, label in ((IDEAL, "ideal"), (REALISTIC, "realistic")):
         for dtype in ("float64", "float32"):
-            for th in sorted({1, cores}):
+            for th in threads:
                 r = engine_rate(name, dtype, th, inst)
                 rates[(label, dtype, th)] = r
                 rows.append((f"engine {label} XOR, {dtype}, {th} thread(s)", f"{r:.3g}"))
+            if cores > 1:
+                rows.append((f"  {cores} threads / 1 thread ({label}, {dtype})",
+                             f"{rates[(label, dtype, cores)] / rates[(label, dtype, 1)]:.2f}x"))
+        rows.append((f"  float32 / float64 ({label}, 1 thread)",
+                     f"{rates[(label, 'float32', 1)] / rates[(label, 'float64', 1)]:.2f}x"))
     for label, over in ABLATIONS:
         r = engine_rate(REALISTIC, "float64", 1, inst, overrides=over)
         rows.append((f"engine realistic XOR, {label}, float64, 1 thread", f"{r:.3g}"))
-    rows.append(("engine 2 threads / 1 thread (ideal, float64)",
-                 f"{rates[('ideal', 'float64', cores)] / rates[('ideal', 'float64', 1)]:.2f}x"))
     rows.append(("realistic / ideal (float64, all threads)",
                  f"{rates[('realistic', 'float64', cores)] / rates[('ideal', 'float64', cores)]:.2f}"))
+    for th in threads:
+        hand = hand_written_rate(th, inst)
+        rows.append((f"hand-written ideal 2-8-1 kernel, float64, {th} thread(s)", f"{hand:.3g}"))
+        rows.append((f"  engine / hand-written (ideal, float64, {th} thread(s))",
+                     f"{rates[('ideal', 'float64', th)] / hand:.2f}"))
+    ceil = {}
+    for th in threads:
+        ceil[th] = machine_ceiling(th)
+    c1 = ceil[1]
+    t_exp = 1.0 / c1["exp_per_s"]
+    rows.append(("exponential, 1 thread (ns)", f"{1e9 * t_exp:.3g}"))
+    rows.append(("  logistic function / exponential", f"{c1['exp_per_s'] / c1['sigmoid_per_s']:.2f}"))
+    rows.append(("  saturating tanh / exponential", f"{c1['exp_per_s'] / c1['tanh_per_s']:.2f}"))
+    rows.append(("  normal deviate / exponential", f"{c1['exp_per_s'] / c1['normal_per_s']:.2f}"))
+    for th in threads:
+        c = ceil[th]
+        ops = op_count([2, 8, 1], saturating=False)
+        t_step = ops["sigmoid"] / c["sigmoid_per_s"] + ops["fma"] / c["fma_per_s"]
+        rows.append((f"ceiling, ideal XOR, {th} thread(s): {ops['sigmoid']} logistic + {ops['fma']} FMA per step",
+                     f"{1 / t_step:.3g} (logistic {c['sigmoid_per_s']:.3g}/s, FMA {c['fma_per_s']:.3g}/s)"))
+        rows.append((f"  engine / ceiling (ideal, float64, {th} thread(s))",
+                     f"{rates[('ideal', 'float64', th)] * t_step:.0%}"))
+        ops = realistic_ops()
+        t_real = ops["sigmoid"] / c["sigmoid_per_s"] + ops["fma"] / c["fma_per_s"] + ops["normal"] / c["normal_per_s"]
+        rows.append((f"ceiling, realistic XOR, {th} thread(s): {ops['sigmoid']} logistic/tanh + {ops['fma']} FMA + "
+                     f"{ops['normal']} normals per step", f"{1 / t_real:.3g}"))
+        rows.append((f"  engine / ceiling (realistic, float64, {th} thread(s))",
+                     f"{rates[('realistic', 'float64', th)] * t_real:.0%}"))
     np_ideal = numpy_rate(IDEAL, 256 if quick else 1024)
     rows.append(("NumPy float64 vectorised, ideal XOR, 1 process", f"{np_ideal:.3g}"))
-    ratio = rates[("ideal", "float64", cores)] / np_ideal
-    rows.append(("engine / NumPy (ideal, float64, all threads)", f"{ratio:.0f}x"))
+    rows.append(("  engine / NumPy (ideal, float64, all threads)",
+                 f"{rates[('ideal', 'float64', cores)] / np_ideal:.0f}x"))
     sp = ngspice_rate(REALISTIC, 2 if quick else 5)
     if sp is None:
         rows.append(("ngspice, one instance", "ngspice not installed"))
     else:
         rows.append(("ngspice, one instance of the realistic XOR (noise off)", f"{sp:.3g}"))
-        rows.append(("engine / ngspice per instance (realistic, float64, all threads)",
+        rows.append(("  engine / ngspice per instance (realistic, float64, all threads)",
                      f"{rates[('realistic', 'float64', cores)] / sp:.0f}x"))
-    for th in sorted({1, cores}):
-        ceil = machine_ceiling(th)
-        ops = op_count([2, 8, 1], saturating=False)
-        t_step = ops["sigmoid"] / ceil["sigmoid_per_s"] + ops["fma"] / ceil["fma_per_s"]
-        rows.append((f"ceiling, ideal XOR, {th} thread(s): {ops['sigmoid']} logistic + {ops['fma']} FMA per step",
-                     f"{1 / t_step:.3g} (logistic {ceil['sigmoid_per_s']:.3g}/s, FMA {ceil['fma_per_s']:.3g}/s)"))
-        rows.append((f"engine / ceiling (ideal, float64, {th} thread(s))",
-                     f"{rates[('ideal', 'float64', th)] * t_step:.0%}"))
-        if th == 1:  # what the realistic study's exponentials allow, noise aside
-            ops = op_count([2, 8, 1], saturating=True, mismatch=True)
-            t_real = ops["sigmoid"] / ceil["sigmoid_per_s"] + ops["fma"] / ceil["fma_per_s"]
-            rows.append((f"ceiling, realistic XOR without noise, 1 thread: {ops['sigmoid']} logistic/tanh + "
-                         f"{ops['fma']} FMA per step", f"{1 / t_real:.3g}"))
     rows += size_rows(cores, inst, quick)
+    if not quick:
+        cold, warm = compile_seconds()
+        rows.append(("default study, 64 instances x 2 epochs, empty kernel cache (s, whole process)", f"{cold:.1f}"))
+        rows.append(("  the same again, warm kernel cache (s, whole process)", f"{warm:.1f}"))
     numba.set_num_threads(cores)
     return rows
