@@ -3,7 +3,8 @@
 As Brian2 does, the equations are turned into plain Python source for one network shape, integrator,
 dtype and set of ideal blocks, so that layer sizes are constants, ideal blocks cost nothing and the
 instance loop (innermost, over a block of ``B`` instances) vectorises. Nothing physical is written here:
-the blocks' equations come from ``circuit.blocks``, their wiring from ``circuit.backprop`` and the
+the blocks' equations come from ``circuit.blocks``, their wiring from the learning circuit's module
+(``circuit.backprop``, chosen by ``KernelSpec.learning``) and the
 integrator's stages from its tableau in ``solvers``; this module only decides how values are stored
 and looped over. Two builders render the same wiring:
 
@@ -28,7 +29,7 @@ import hashlib
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 
-from mcaann.circuit import backprop
+from mcaann.circuit import LEARNING_CIRCUITS
 from mcaann.circuit.algebra import NUMBA, Expr, Syntax, atom, render, tree_sum
 from mcaann.circuit.blocks import Variant, derive, derived_parameters  # noqa: F401  (derive: the driver's)
 from mcaann.circuit.network import Topology
@@ -55,10 +56,16 @@ class KernelSpec:
     fused: bool = False  # straight-line step per instance (small networks), else layered loops
     block: int = 64  # instances per kernel block (lanes)
     rails: bool = True  # finite weight rails (clip); False: both at +-inf
+    learning: str = "backprop"  # the learning circuit (``circuit.LEARNING_CIRCUITS``)
 
     def key(self) -> str:
         text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION
         return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    @property
+    def circuit(self):
+        """The module that wires this learning circuit's blocks."""
+        return LEARNING_CIRCUITS[self.learning]
 
     @property
     def variant(self) -> Variant:
@@ -348,7 +355,7 @@ class FusedBuilder(_Builder):
     def drift(self, weights: list, rates: str, teach: bool) -> None:
         """Lines computing ``{rates}{k}`` = dw_k/dt [V/s] from the weight values ``weights``."""
         self.weights, self.rates = weights, rates
-        backprop.drift(self, teach)
+        self.spec.circuit.drift(self, teach)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -387,9 +394,9 @@ def _layered_drift(src: Source, spec: KernelSpec) -> None:
     with src.block(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B):"):
         _scalars(src, spec)
         with src.block("if vt != ZERO:"):
-            backprop.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout"), teach=True)
+            spec.circuit.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout"), teach=True)
         with src.block("else:"):
-            backprop.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout"), teach=False)
+            spec.circuit.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout"), teach=False)
 
 
 def _evaluate(src: Source, spec: KernelSpec) -> None:
@@ -406,7 +413,7 @@ def _evaluate(src: Source, spec: KernelSpec) -> None:
         with src.block("for r in range(X.shape[0]):"):
             with src.block(f"for i in range({n_in}):"), src.lanes():
                 src("act0[i + 1, b] = X[r, i]")
-            backprop.forward(LayeredBuilder(spec, src, "F(w[{k}, b])"), with_derivative=False)
+            spec.circuit.forward(LayeredBuilder(spec, src, "F(w[{k}, b])"), with_derivative=False)
             with src.lanes():
                 src("ok = 1.0")
                 for j in range(n_out):

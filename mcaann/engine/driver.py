@@ -47,6 +47,7 @@ def kernel_spec(study) -> KernelSpec:
         fused=_fused(study),
         block=BLOCK,
         rails=math.isfinite(c.V_lo) or math.isfinite(c.V_hi),
+        learning=study.network.learning,
     )
 
 

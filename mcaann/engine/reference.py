@@ -13,7 +13,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from mcaann.circuit import backprop
+from mcaann.circuit import LEARNING_CIRCUITS
 from mcaann.circuit.blocks import Variant, derive, noise_sigma
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
@@ -89,6 +89,7 @@ class Reference:
                                leak=study.leakage.enabled, mismatch=study.mismatch.enabled)
         self.i_leak0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
         self.derived = derive(self.variant, params, self.i_leak0)
+        self.circuit = LEARNING_CIRCUITS[study.network.learning]
         self.v_bias = c.V_bias
         self.vt_rel = c.V_teach / c.V_teach_ref
         self.v_lo, self.v_hi = c.V_lo, c.V_hi
@@ -110,20 +111,20 @@ class Reference:
     def outputs(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Output activations [V] for input row ``x``."""
         ev = self._circuit(w, x, None)
-        backprop.forward(ev, with_derivative=False)
+        self.circuit.forward(ev, with_derivative=False)
         return np.array(ev.acts[-1][1:])
 
     def deltas(self, w: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Local gradients ``delta`` [V] of every neuron."""
         ev = self._circuit(w, x, t)
-        backprop.forward(ev, with_derivative=True)
-        backprop.backward(ev)
+        self.circuit.forward(ev, with_derivative=True)
+        self.circuit.backward(ev)
         return np.array([ev.tables["delta"][n] for n in range(self.topo.n_neurons)])
 
     def drift(self, w, x, t, vt_rel):
         """``dw/dt`` [V/s] without noise: (pump current - leakage) / C."""
         ev = self._circuit(w, x, t, vt_rel)
-        backprop.drift(ev, teach=vt_rel != 0.0)
+        self.circuit.drift(ev, teach=vt_rel != 0.0)
         return ev.rates
 
     def noise_step(self, step: int, vt_rel: float):

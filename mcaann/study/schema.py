@@ -36,6 +36,8 @@ class Network(_Section):
     """Layer sizes ``[n0, n1, ..., nL]`` of the multilayer perceptron."""
 
     layers: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [2, 8, 1])
+    learning: Literal["backprop"] = Field(
+        "backprop", description="learning circuit: analogue backpropagation (seed 004)")
 
     @model_validator(mode="after")
     def _two_layers(self) -> Network:
