@@ -224,3 +224,16 @@ def test_characterised_preset_sampling_and_correlation(tmp_path):
                                        "sigma = [0.1, 0.2]\n")
     with pytest.raises(StudyError, match="differ in size"):
         load_study("xor", overrides={"process.preset": str(tmp_path / "bad.toml")})
+
+
+@needs_pdk
+def test_psp103_compiled_once_into_the_cache_folder(tmp_path, monkeypatch):
+    from mcaann.pdk import sg13g2
+    from mcaann.pdk.tools import compiled_osdi
+
+    monkeypatch.setenv("MCAANN_PDK_CACHE", str(tmp_path))
+    first = compiled_osdi(sg13g2.psp103_source())
+    assert first.parent == tmp_path and first.stat().st_size > 0
+    stamp = first.stat().st_mtime_ns
+    assert compiled_osdi(sg13g2.psp103_source()) == first and first.stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary files left
