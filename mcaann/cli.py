@@ -331,6 +331,11 @@ def characterise(
         _fail(f"--out: {out} must be a .nc file")
     if preset is not None and (preset.suffix != ".toml" or preset.is_dir()):
         _fail(f"--preset: {preset} must be a .toml file")
+    if preset is not None:
+        try:
+            ch.check_preset_target(preset)
+        except ValueError as exc:
+            _fail(str(exc))
     if (why := which_missing()) is not None:
         _fail(why)
     design = Design(w=wv, l=lv, i_tail=it)

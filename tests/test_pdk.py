@@ -94,6 +94,14 @@ def test_pair_offset_sigma_matches_pelgrom_with_the_pdk_coefficient():
     assert lo <= pel <= hi
     assert abs(np.mean(r.params["offset"])) < 4 * s / math.sqrt(1000)
     assert abs(r.nominal["offset"]) < 1e-5
+    # per sample: the offset is minus the drawn threshold difference (m1 on the + input), plus small beta terms
+    from mcaann.pdk import sg13g2
+    from mcaann.pdk.netlist import Draws
+
+    z = Draws.make(3, 1000, 4).z
+    dvt = sg13g2.mos_mismatch("nmos", 2e-6, 1e-6).delvto * (z[:, 0, 0] - z[:, 1, 0])
+    slope = np.polyfit(-dvt, r.params["offset"], 1)[0]
+    assert abs(slope - 1) < 0.03 and np.corrcoef(-dvt, r.params["offset"])[0, 1] > 0.98
 
 
 @needs_pdk
@@ -112,6 +120,31 @@ def test_unphysical_samples_are_flagged_not_used():
     out = ~r.physical
     assert out.sum() > 10 and np.isnan(r.params["offset"][out]).all()
     assert all("outside the swept" in r.reason[k] for k in np.flatnonzero(out))
+
+
+@needs_pdk
+def test_vacask_failure_is_reported_and_failing_copies_are_isolated(monkeypatch):
+    from mcaann.pdk import cells
+    from mcaann.pdk.tools import SimulationError, run_vacask
+
+    net = ("floating\nmodel vsource vsource\nmodel isource isource\nv1 (a 0) vsource dc=1\n"
+           "i1 (0 c) isource dc=1u\ncontrol\n  analysis dc1 op\nendc\n")
+    with pytest.raises(SimulationError, match="VACASK failed"):
+        run_vacask(net, ["dc1"])  # VACASK exits 0 here; its abort message is read
+
+    real = cells.run_vacask
+
+    def flaky(text, outputs):
+        if "m1_3 " in text or "m1_7 " in text:
+            raise SimulationError("VACASK failed: no convergence")
+        return real(text, outputs)
+
+    monkeypatch.setattr(cells, "run_vacask", flaky)
+    monkeypatch.setattr(cells, "BATCH", 4)
+    r = cells.characterise_pair(cells.Design(w=2e-6, l=1e-6), 9, seed=1)
+    assert [k for k, ok in enumerate(r.physical) if not ok] == [2, 6]  # copies 3 and 7 are samples 2 and 6
+    assert r.reason[2] == cells.NO_OP and np.isnan(r.params["offset"][[2, 6]]).all()
+    assert np.isfinite(np.delete(r.params["offset"], [2, 6])).all()
 
 
 @needs_pdk
@@ -186,6 +219,16 @@ def test_characterise_bad_input_exits_2_one_line_no_file(tmp_path, args, field):
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and field in lines[0]
     assert not out.exists()
+
+
+@needs_pdk
+def test_characterise_refuses_to_overwrite_a_foreign_toml(tmp_path):
+    study = tmp_path / "study.toml"
+    study.write_text('[task]\nepochs = 3\n')
+    res = runner.invoke(app, ["characterise", "pair", "--samples", "5", "--out", str(tmp_path / "x.nc"),
+                              "--preset", str(study)])
+    assert res.exit_code == 2 and "--preset" in res.output and "not a characterised preset" in res.output
+    assert study.read_text() == '[task]\nepochs = 3\n' and not (tmp_path / "x.nc").exists()
 
 
 def test_characterise_says_what_is_missing(tmp_path, monkeypatch):

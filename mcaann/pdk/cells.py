@@ -37,7 +37,7 @@ from scipy.optimize import least_squares
 
 from mcaann.pdk import sg13g2
 from mcaann.pdk.netlist import Draws, Mos, Netlist
-from mcaann.pdk.tools import compiled_osdi, run_vacask
+from mcaann.pdk.tools import SimulationError, compiled_osdi, run_vacask
 
 VDD = 1.2  # lv core supply [V]
 BLOCKS = ("pair", "multiplier", "neuron", "derivative", "pump", "capacitor")
@@ -151,15 +151,18 @@ _CELLS: dict[str, tuple[Callable, int]] = {"pair": (_pair, 4), "multiplier": (_g
                                            "derivative": (_pair, 4), "pump": (_ota, 6)}
 
 
-def _simulate(block: str, d: Design, samples: int, seed: int) -> tuple[dict, list[str]]:
-    """Build and run the netlist of the nominal copy (index 0) and ``samples`` Monte Carlo copies."""
-    build, n_dev = _CELLS[block]
+#: Monte Carlo copies per VACASK run: bounds the raw file's size; a failing run is bisected.
+BATCH = 250
+NO_OP = "no DC operating point (VACASK did not converge)"
+
+
+def _netlist(block: str, d: Design, draws: Draws, copies: list[int]) -> str:
+    """Netlist of the given copies (0 the nominal one, ``k`` the Monte Carlo sample ``k - 1``)."""
+    build, _ = _CELLS[block]
     nl = Netlist(_osdi(), title=f"mcaann {block} characterisation")
     nl.add(f"vdd (vdd 0) vsource dc={VDD!r}")
-    draws = Draws.make(seed, samples, n_dev)
     i_t, v_cm = d.bias(block)
-    names: list[str] = []
-    for k in range(samples + 1):
+    for k in copies:
         names = build(nl, d, f"_{k}", None if k == 0 else draws.z[k - 1], i_t)
         for m in names:
             nl.save_op(f"{m}_{k}", "vds")
@@ -180,7 +183,36 @@ def _simulate(block: str, d: Design, samples: int, seed: int) -> tuple[dict, lis
         if block == "pump":
             nl.add(f"vwo (vw 0) vsource dc={d.v_out!r}")
         control = [_sweep("vin", "vinp", -span, span, points), "  analysis dc1 op"]
-    return run_vacask(nl.text(control), ["dc1"])["dc1"], names
+    return nl.text(control)
+
+
+def _simulate(block: str, d: Design, samples: int, seed: int) -> tuple[dict, list[str], set[int]]:
+    """Sweep the nominal copy (index 0) and ``samples`` Monte Carlo copies, ``BATCH`` per VACASK run.
+
+    A run that fails is split in halves until the copies without a DC solution are isolated; those
+    are returned in the third element (and have no vectors). The nominal copy must solve.
+    """
+    build, n_dev = _CELLS[block]
+    names = build(Netlist(""), d, "", None, 1.0)
+    draws = Draws.make(seed, samples, n_dev)
+    raw: dict[str, np.ndarray] = {}
+    failed: set[int] = set()
+
+    def run(copies: list[int]) -> None:
+        try:
+            raw.update(run_vacask(_netlist(block, d, draws, copies), ["dc1"])["dc1"])
+        except SimulationError as exc:
+            if copies == [0]:
+                raise SimulationError(f"{block}: the nominal cell has no DC operating point ({exc})") from None
+            if len(copies) == 1:
+                failed.add(copies[0])
+                return
+            run(copies[:len(copies) // 2])
+            run(copies[len(copies) // 2:])
+
+    for start in range(0, samples + 1, BATCH):
+        run(list(range(start, min(start + BATCH, samples + 1))))
+    return raw, names, failed
 
 
 def _saturated(raw: dict, names: list[str], k: int, mask: np.ndarray) -> str:
@@ -202,13 +234,16 @@ def characterise_pair(d: Design, samples: int, seed: int) -> CellResult:
     import time
 
     t0 = time.perf_counter()
-    raw, names = _simulate("pair", d, samples, seed)
+    raw, names, failed = _simulate("pair", d, samples, seed)
     secs = time.perf_counter() - t0
     v = raw["vin"]
     n = samples + 1
     offset = np.full(n, np.nan)
     reasons: list[str] = []
     for k in range(n):
+        if k in failed:
+            reasons.append(NO_OP)
+            continue
         di = raw[f"vd1_{k}:flow(br)"] - raw[f"vd2_{k}:flow(br)"]
         if not np.all(np.diff(di) > 0):
             reasons.append("drain-current difference not monotonic in the input")
@@ -331,7 +366,12 @@ def characterise_block(block: str, d: Design, samples: int, seed: int) -> CellRe
     if block not in _CELLS:
         raise ValueError(f"block: unknown {block!r} (known: {', '.join(BLOCKS)})")
     t0 = time.perf_counter()
-    raw, names = _simulate(block, d, samples, seed)
+    raw, names, failed = _simulate(block, d, samples, seed)
+    npts = len(raw["va" if block == "multiplier" else "vin"])
+
+    def vec(key: str, k: int) -> np.ndarray:
+        return raw[key.format(k=k)] if k not in failed else np.full(npts, np.nan)
+
     secs = time.perf_counter() - t0
     span, _ = d.sweep(block)
     i_t = _tail_current(raw, block)
@@ -340,7 +380,7 @@ def characterise_block(block: str, d: Design, samples: int, seed: int) -> CellRe
     if block == "multiplier":
         a, b = raw["va"], raw["vb"]
         x: tuple[np.ndarray, ...] = (a, b)
-        ys = np.array([raw[f"vo1_{k}:flow(br)"] - raw[f"vo2_{k}:flow(br)"] for k in range(n)])
+        ys = np.array([vec("vo1_{k}:flow(br)", k) - vec("vo2_{k}:flow(br)", k) for k in range(n)])
         c = int(np.argmin(np.abs(a) + np.abs(b)))
         gm_l, gm_u = _gm(raw, "m1", c), _gm(raw, "m3", c)
         # weak inversion: dI_low = gm_l a; each upper pair gives (gm/I)_u * I_branch / 2 * b, with
@@ -354,8 +394,8 @@ def characterise_block(block: str, d: Design, samples: int, seed: int) -> CellRe
         if block in ("neuron", "derivative"):
             i_in = raw["vin"] / d.r_in
             x = (i_in,)
-            i1 = np.array([raw[f"vd1_{k}:flow(br)"] for k in range(n)])
-            i2 = np.array([raw[f"vd2_{k}:flow(br)"] for k in range(n)])
+            i1 = np.array([vec("vd1_{k}:flow(br)", k) for k in range(n)])
+            i2 = np.array([vec("vd2_{k}:flow(br)", k) for k in range(n)])
             gm = _gm(raw, "m1", len(i_in) // 2)
             # one drain current moves by gm v / 2; the sigmoid's centre slope is V_amp / (4 I_ref)
             iref0 = i_t / (2.0 * gm * d.r_in)
@@ -374,7 +414,7 @@ def characterise_block(block: str, d: Design, samples: int, seed: int) -> CellRe
         else:  # pump
             g = -raw["vin"]  # the input on the inverting side: I = -I_max tanh(K_g g / I_max)
             x = (g,)
-            ys = np.array([raw[f"vo_{k}:flow(br)"] for k in range(n)])
+            ys = np.array([vec("vo_{k}:flow(br)", k) for k in range(n)])
             gm = _gm(raw, "m1", len(g) // 2)
             p0 = np.array([gm, 0.0, i_t, 0.0])
             scale = np.array([gm, 1e-3, i_t, 1e-3 * i_t])
@@ -385,7 +425,7 @@ def characterise_block(block: str, d: Design, samples: int, seed: int) -> CellRe
         params, resid, conv = _fit_all(model, x, ys, p0, scale, (lo, hi))
     reasons = []
     for k in range(n):
-        why = _saturated(raw, names, k, np.ones(len(x[0]), bool))
+        why = NO_OP if k in failed else _saturated(raw, names, k, np.ones(len(x[0]), bool))
         if not why and not conv[k]:
             why = "block-model fit did not converge"
         reasons.append(why)

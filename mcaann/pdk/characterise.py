@@ -142,6 +142,21 @@ def preset_tables(r: CellResult, design: Design) -> dict[str, dict]:
     return tables
 
 
+def check_preset_target(path: Path) -> None:
+    """Refuse a ``--preset`` file that exists but is not a characterised preset (it would be overwritten)."""
+    import tomllib
+
+    if not path.exists():
+        return
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        data = None
+    if data is None or (data and "base" not in data):
+        raise ValueError(f"--preset: {path} exists and is not a characterised preset file")
+
+
 def write_preset(path: Path, tables: dict[str, dict], base: str = "ihp_sg13g2") -> None:
     """Add (or replace) ``tables`` in the characterised preset file ``path``; other tables are kept."""
     import tomllib

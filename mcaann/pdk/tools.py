@@ -89,9 +89,15 @@ def run_vacask(netlist: str, outputs: list[str], threads: int = 1) -> dict[str, 
         path.write_text(netlist)
         r = subprocess.run([str(t.vacask), "-qp", "-n", str(threads), "-b", "1", path.name], cwd=d,
                            capture_output=True, text=True)
-        if r.returncode != 0:
-            lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
-            raise SimulationError("VACASK failed: " + " | ".join(lines[-4:]))
+        text = r.stdout + r.stderr
+        # VACASK exits 0 when an analysis is aborted (no convergence): read its messages too
+        if r.returncode != 0 or "aborted" in text.lower():
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            bad = [ln for ln in lines if "fail" in ln.lower() or "abort" in ln.lower()] or lines[-4:]
+            raise SimulationError("VACASK failed: " + " | ".join(bad[:4]))
+        missing = [name for name in outputs if not (Path(d) / f"{name}.raw").is_file()]
+        if missing:
+            raise SimulationError(f"VACASK wrote no {missing[0]}.raw")
         return {name: read_raw(Path(d) / f"{name}.raw") for name in outputs}
 
 
