@@ -29,6 +29,7 @@ Cells (all lv devices, 1.2 V supply, tail currents from an NMOS mirror fed by an
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,6 +58,7 @@ class Design:
     points: int | None = None  # sweep points per input; None: the block's default
     r_in: float = 140e3  # neuron/derivative input transresistance [ohm]
     v_amp: float = 1.0  # neuron swing: output load R_L = v_amp / (nominal tail current) [V]
+    c: float = 0.1e-12  # weight capacitance [F]
 
     def bias(self, block: str) -> tuple[float, float]:
         """Tail reference current [A] and input common mode [V] of the block's cell.
@@ -73,7 +75,6 @@ class Design:
         span = {"pair": 6 * pelgrom_pair_offset(self.w, self.l), "multiplier": 0.06}.get(block, 0.15)
         points = 17 if block == "multiplier" else 31
         return (self.span or span, self.points or points)
-    c: float = 0.1e-12  # weight capacitance [F]
 
 
 @dataclass
@@ -231,8 +232,6 @@ def pelgrom_pair_offset(w: float, l: float) -> float:
 
 def characterise_pair(d: Design, samples: int, seed: int) -> CellResult:
     """Input offset of an NMOS differential pair per sample, found by bracketing the balance point."""
-    import time
-
     t0 = time.perf_counter()
     raw, names, failed = _simulate("pair", d, samples, seed)
     secs = time.perf_counter() - t0
@@ -357,8 +356,6 @@ def _fit_multiplier(a: np.ndarray, b: np.ndarray, ys: np.ndarray, i_t: float,
 
 def characterise_block(block: str, d: Design, samples: int, seed: int) -> CellResult:
     """DC transfer of every sample of a block's cell and the block model fitted to each."""
-    import time
-
     if block == "pair":
         return characterise_pair(d, samples, seed)
     if block == "capacitor":
@@ -453,8 +450,6 @@ def _gm(raw: dict, m: str, i: int) -> float:
 
 def characterise_capacitor(d: Design, samples: int, seed: int) -> CellResult:
     """MIM capacitors of value ``d.c`` with the PDK's mismatch, measured by AC analysis at 1 MHz."""
-    import time
-
     side = math.sqrt(d.c / sg13g2.mim_density())  # square plate [m]
     rng = np.random.default_rng(seed)
     z = np.concatenate([[0.0], rng.standard_normal(samples)])
