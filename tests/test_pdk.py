@@ -62,6 +62,32 @@ def test_fits_recover_known_block_parameters():
     assert abs(p[0, 0] / tm[0] - 1) < 0.02  # the centre's small tanh compression
 
 
+def test_sigma_interval_and_preset_tables_from_samples():
+    from mcaann.pdk.cells import CellResult, Design
+    from mcaann.pdk.characterise import preset_tables, sigma_ci
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(101)
+    s, lo, hi = sigma_ci(x)
+    # chi-square quantiles of 100 degrees of freedom: 74.22 and 129.56
+    assert math.isclose(lo, s * math.sqrt(100 / 129.561), rel_tol=1e-4)
+    assert math.isclose(hi, s * math.sqrt(100 / 74.222), rel_tol=1e-4)
+    z = rng.standard_normal((2, 4000))
+    km = 2e-6 * (1 + 0.05 * z[0])
+    va = 0.003 * (0.6 * z[0] + 0.8 * z[1])
+    vb = 0.002 * rng.standard_normal(4000)
+    ok = np.ones(4000, bool)
+    ok[5] = False  # an unphysical sample is left out, whatever its values
+    km[5] = 1.0
+    r = CellResult("multiplier", {"K_m": km, "Voff_a": va, "Voff_b": vb, "K_I": np.full(4000, 4e-9)},
+                   {}, {}, np.zeros(4000), 0.0, ok, [""] * 4000)
+    t = preset_tables(r, Design(w=2e-6, l=2e-6))["multiplier"]
+    assert t["params"] == ["km", "voffa", "voffb"] and t["units"] == ["relative", "V", "V"]
+    assert t["area"] == 4e-12 and t["samples"] == 3999
+    np.testing.assert_allclose(t["sigma"], [0.05, 0.003, 0.002], rtol=0.05)
+    assert abs(t["correlation"][0][1] - 0.6) < 0.03 and abs(t["correlation"][0][2]) < 0.05
+
+
 @needs_pdk
 def test_pdk_files_parsed_as_the_pdk_defines_them():
     from mcaann.pdk import sg13g2
