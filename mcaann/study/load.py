@@ -115,6 +115,9 @@ def load_study(
         _set_path(raw, key, value)
     for key, values in (sweeps or {}).items():
         raw.setdefault("sweep", {})[key] = list(values)
+    preset = raw.get("process", {}).get("preset") if isinstance(raw.get("process"), dict) else None
+    if isinstance(preset, str) and preset.endswith(".toml") and not Path(preset).is_absolute():
+        raw["process"]["preset"] = str(base_dir / preset)  # a characterised preset, relative to the study
     study = _validate(raw)
     study._raw = raw
     study._base_dir = base_dir

@@ -78,7 +78,7 @@ class Circuit(_Section):
 class Process(_Section):
     """Process data for mismatch and leakage; ``None`` takes the preset's value."""
 
-    preset: str = Field("sky130", description="process preset name")
+    preset: str = Field("sky130", description="process preset name, or a characterised preset file (.toml)")
     temperature: PositiveSI = Field(300.15, description="chip temperature [K]")
     A_VT: NonNegSI | None = Field(None, description="threshold mismatch, per device [V*m]")
     A_beta: NonNegSI | None = Field(None, description="current-factor mismatch [fraction*m]")
@@ -87,9 +87,15 @@ class Process(_Section):
 
     @model_validator(mode="after")
     def _known_preset(self) -> Process:
+        from mcaann.variability.characterised import PresetFileError, is_file_preset, load_preset
         from mcaann.variability.process import PRESETS
 
-        if self.preset not in PRESETS:
+        if is_file_preset(self.preset):
+            try:
+                load_preset(self.preset)
+            except PresetFileError as exc:
+                raise ValueError(str(exc)) from None
+        elif self.preset not in PRESETS:
             raise ValueError(f"preset: unknown process {self.preset!r} (known: {', '.join(PRESETS)})")
         return self
 

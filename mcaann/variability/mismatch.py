@@ -38,6 +38,7 @@ from mcaann.circuit.blocks import (
     ParamSpec,
 )
 from mcaann.circuit.network import Topology
+from mcaann.variability.characterised import characterised_sigma, local_normals
 from mcaann.variability.process import resolve_process
 from mcaann.variability.rng import STREAM_W_INIT, standard_normals, stream_id, uniforms
 
@@ -62,6 +63,8 @@ def pelgrom_sigma(study, spec: ParamSpec) -> Sigma:
     mm = study.mismatch
     if not mm.enabled or spec.kind in (FIXED, LEAK):
         return Sigma(0.0, 0.0)
+    if (char := characterised_sigma(study, spec)) is not None:
+        return char
     proc = resolve_process(study)
     gf = mm.global_fraction
     if spec.kind == CAP:
@@ -115,7 +118,9 @@ def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: in
     s_grad = gradient_sigma(study, spec) if positions is not None else 0.0
     if sig.local == 0.0 and sig.glob == 0.0 and s_grad == 0.0:
         return np.full((n, n_blocks), nominal)
-    z_loc = standard_normals(seed, stream, instances, np.arange(n_blocks))
+    z_loc = local_normals(study, spec, instances, n_blocks)
+    if z_loc is None:
+        z_loc = standard_normals(seed, stream, instances, np.arange(n_blocks))
     z_glob = standard_normals(seed, stream, instances, [GLOBAL_INDEX])
     dev = sig.local * z_loc + sig.glob * z_glob
     if s_grad:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mcaann.variability.characterised import base_preset
+
 UM = 1e-6
 MV_UM = 1e-3 * UM  # 1 mV*um in V*m
 PCT_UM = 1e-2 * UM  # 1 %*um in fraction*m
@@ -88,7 +90,7 @@ class ResolvedProcess:
 def resolve_process(study) -> ResolvedProcess:
     """Merge a study's ``[process]`` and ``[leakage]`` overrides with its preset."""
     p = study.process
-    pre = PRESETS[p.preset]
+    pre = PRESETS[base_preset(p.preset)]
 
     def pick(v, default):
         return default if v is None else v
