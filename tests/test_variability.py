@@ -12,8 +12,9 @@ from mcaann.circuit.network import Topology
 from mcaann.engine.driver import hold, run_instances
 from mcaann.engine.reference import K_BOLTZMANN
 from mcaann.study import load_study
+from mcaann.study.load import StudyError
 from mcaann.variability.leakage import leak_solution, temperature_factor
-from mcaann.variability.mismatch import pelgrom_sigma, sample_parameter
+from mcaann.variability.mismatch import pelgrom_sigma, sample_instances, sample_parameter
 from mcaann.variability.process import PRESETS
 
 SPEC = {s.name: s for s in SYNAPSE_PARAMS + NEURON_PARAMS}
@@ -111,11 +112,35 @@ def test_leakage_alone_follows_the_exponential(method, tol):
 
 def test_temperature_factor():
     assert temperature_factor(310.15, 300.15, 10.0) == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        temperature_factor(310.15, 300.15, 10.0, 0.55)
+    # by default, Arrhenius with the preset's activation energy (0.55 eV)
     cold = load_study("xor", {"process.temperature": 300.15})
     hot = load_study("xor", {"process.temperature": 358.15})
     g0 = sample_parameter(cold, SPEC["g_leak"], np.arange(5), 3)
     g1 = sample_parameter(hot, SPEC["g_leak"], np.arange(5), 3)
-    np.testing.assert_allclose(g1 / g0, 2 ** (58 / 10))
+    np.testing.assert_allclose(g1 / g0, np.exp(-0.55 / 8.617333262e-5 * (1 / 358.15 - 1 / 300.15)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("temperature", [233.15, 358.15, 398.15])
+def test_arrhenius_leakage_at_three_temperatures(temperature):
+    # the sampled median leak conductance follows exp(-E_a / k (1/T - 1/T_0)); k in eV/K from CODATA (q = e)
+    k_ev = 1.380649e-23 / 1.602176634e-19
+    st = load_study("xor", {"process.temperature": temperature, "leakage.E_a": 0.6, "leakage.sigma_ln": 0.0})
+    base = load_study("xor", {"leakage.E_a": 0.6, "leakage.sigma_ln": 0.0})
+    g = sample_instances(st, Topology((2, 8, 1)), np.arange(3))["g_leak"]
+    g0 = sample_instances(base, Topology((2, 8, 1)), np.arange(3))["g_leak"]
+    np.testing.assert_allclose(g / g0, np.exp(-0.6 / k_ev * (1 / temperature - 1 / 300.15)), rtol=1e-9)
+
+
+def test_old_doubling_law_is_kept_and_refused_with_an_activation_energy():
+    st = load_study("xor", {"process.temperature": 320.15, "leakage.dT_double": 10.0, "leakage.sigma_ln": 0.0})
+    base = load_study("xor", {"leakage.sigma_ln": 0.0})
+    g = sample_instances(st, Topology((2, 8, 1)), np.arange(2))["g_leak"]
+    g0 = sample_instances(base, Topology((2, 8, 1)), np.arange(2))["g_leak"]
+    np.testing.assert_allclose(g / g0, 4.0, rtol=1e-12)
+    with pytest.raises(StudyError, match="dT_double"):
+        load_study("xor", {"leakage.dT_double": 10.0, "leakage.E_a": 0.5})
 
 
 @pytest.mark.parametrize("method", ["euler", "heun"])

@@ -145,6 +145,8 @@ def _resolved_dict(study: Study) -> dict:
     for k in ("A_VT", "A_beta", "A_C", "C_density"):
         d["process"][k] = getattr(proc, k)
     d["leakage"]["G_leak"] = proc.G_leak
+    if study.leakage.dT_double is None:
+        d["leakage"]["E_a"] = proc.E_a
     return d
 
 

@@ -134,7 +134,16 @@ class Leakage(_Section):
     I_leak0: SI = Field(0.0, description="constant leak current [A]")
     sigma_ln: NonNegSI = Field(0.5, description="log-normal sigma of G_leak between capacitors")
     T_0: PositiveSI = Field(300.15, description="temperature at which G_leak is given [K]")
-    dT_double: PositiveSI = Field(10.0, description="leakage doubles every dT_double [K]")
+    E_a: PositiveSI | None = Field(
+        None, description="activation energy of the leakage [eV] (Arrhenius factor); preset")
+    dT_double: PositiveSI | None = Field(
+        None, description="older studies: leakage doubles every dT_double [K] instead of Arrhenius; not with E_a")
+
+    @model_validator(mode="after")
+    def _one_temperature_law(self):
+        if self.E_a is not None and self.dT_double is not None:
+            raise ValueError("dT_double: give E_a (Arrhenius) or dT_double (doubling), not both")
+        return self
 
 
 class Noise(_Section):

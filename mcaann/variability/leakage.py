@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+#: Boltzmann's constant [eV/K]
+K_BOLTZMANN_EV = 8.617333262e-5
 
-def temperature_factor(temperature: float, T_0: float, dT_double: float) -> float:
-    """Leakage multiplier at ``temperature`` [K]: ``2 ** ((T - T_0) / dT_double)``."""
+
+def temperature_factor(temperature: float, T_0: float, dT_double: float | None = None,
+                       E_a: float | None = None) -> float:
+    """Leakage multiplier at ``temperature`` [K] relative to ``T_0`` [K].
+
+    Arrhenius, ``exp(-E_a / k (1/T - 1/T_0))`` with the activation energy ``E_a`` [eV] (subthreshold and
+    junction leakage: about 0.5-0.6 eV), or, for older studies, ``2 ** ((T - T_0) / dT_double)``.
+    """
+    if (E_a is None) == (dT_double is None):
+        raise ValueError("give exactly one of E_a and dT_double")
+    if E_a is not None:
+        return math.exp(-E_a / K_BOLTZMANN_EV * (1.0 / temperature - 1.0 / T_0))
     return float(2.0 ** ((temperature - T_0) / dT_double))
 
 
@@ -17,9 +31,9 @@ def nominal_g_leak(study) -> float:
     if not study.leakage.enabled:
         return 0.0
     lk = study.leakage
-    return resolve_process(study).G_leak * temperature_factor(
-        study.process.temperature, lk.T_0, lk.dT_double
-    )
+    proc = resolve_process(study)
+    return proc.G_leak * temperature_factor(study.process.temperature, lk.T_0, lk.dT_double,
+                                            None if lk.dT_double is not None else proc.E_a)
 
 
 def leak_solution(t, w0, g_leak, c, v_rest=0.0, i_leak0=0.0):

@@ -32,6 +32,9 @@ class Preset:
     I_off_per_um: float  # off-state leakage per um of width [A/um]
     V_dd: float  # core supply [V]
     source: str
+    #: activation energy of the leakage [eV]: typical of subthreshold and junction leakage (0.5-0.6 eV);
+    #: none of these PDKs publishes one
+    E_a: float = 0.55
 
     @property
     def G_leak(self) -> float:
@@ -85,6 +88,7 @@ class ResolvedProcess:
     C_density: float
     G_leak: float
     temperature: float
+    E_a: float  # activation energy of the leakage [eV]
 
 
 def resolve_process(study) -> ResolvedProcess:
@@ -102,4 +106,5 @@ def resolve_process(study) -> ResolvedProcess:
         C_density=pick(p.C_density, pre.C_density),
         G_leak=pick(study.leakage.G_leak, pre.G_leak),
         temperature=p.temperature,
+        E_a=pick(study.leakage.E_a, pre.E_a),
     )
