@@ -229,3 +229,26 @@ def test_spatial_gradient_is_a_plane_per_die_with_the_declared_sigma():
     # off by default
     assert np.all(sample_instances(load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0}), topo,
                                    np.arange(3))["km_fwd"] == st.circuit.K_m)
+
+
+def test_blocks_follow_the_chip_temperature():
+    # U_T scales the sigmoids' current scale and g_m/I; mobility (T^-1.5) the multiplier and pump gains
+    r = 360.15 / 300.15
+    hot = load_study("xor", {"process.temperature": 360.15, "mismatch.enabled": False})
+    cold = load_study("xor", {"mismatch.enabled": False})
+    p_hot = sample_instances(hot, Topology((2, 8, 1)), np.arange(2))
+    p_cold = sample_instances(cold, Topology((2, 8, 1)), np.arange(2))
+    expect = {"km_fwd": r ** -1.5, "km_upd": r ** -1.5, "kg": r ** -1.5, "iref": r, "iref_d": r, "v_amp": 1.0,
+              "re_upd": 1.0, "re_err": 1.0, "c": 1.0}
+    for name, ratio in expect.items():
+        np.testing.assert_allclose(p_hot[name] / p_cold[name], ratio, rtol=1e-12, err_msg=name)
+    # Pelgrom: a gain's sigma uses g_m/I at the chip temperature; an offset current (g_m/I x I_ref) does not move
+    hot_m, cold_m = (load_study("xor", {"process.temperature": t}) for t in (360.15, 300.15))
+    proc = PRESETS["sky130"]
+    area = cold_m.mismatch.area_multiplier
+    for st, gm_i in ((hot_m, 15.0 / r), (cold_m, 15.0)):
+        s = pelgrom_sigma(st, SPEC["km_fwd"])
+        total = math.hypot(s.local, s.glob)
+        assert total == pytest.approx(math.hypot(proc.A_beta, gm_i * proc.A_VT) / math.sqrt(area), rel=1e-12)
+    assert pelgrom_sigma(hot_m, SPEC["ioff"]).local == pytest.approx(pelgrom_sigma(cold_m, SPEC["ioff"]).local,
+                                                                      rel=1e-12)

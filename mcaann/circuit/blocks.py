@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcaann.circuit.algebra import logistic_neg, tanh
+from mcaann.variability import temperature
 
 # kinds: how mismatch perturbs a parameter
 GAIN = "gain"  # relative: nominal * (1 + sigma_rel * z)
@@ -46,6 +47,11 @@ def _c(attr: str) -> Callable:
     return lambda s: getattr(s.circuit, attr)
 
 
+def _mobility(attr: str) -> Callable:
+    """A gain set by carrier mobility, at the chip temperature (``variability.temperature``)."""
+    return lambda s: getattr(s.circuit, attr) * temperature.mobility_factor(s)
+
+
 def _zero(_s) -> float:
     return 0.0
 
@@ -62,7 +68,7 @@ def _g_leak(s) -> float:
 
 def _mult(tag: str, a: str, b: str) -> list[ParamSpec]:
     return [
-        ParamSpec(f"km_{tag}", "multiplier", GAIN, "A V-2", f"{tag} multiplier gain K_m", _c("K_m")),
+        ParamSpec(f"km_{tag}", "multiplier", GAIN, "A V-2", f"{tag} multiplier gain K_m", _mobility("K_m")),
         ParamSpec(f"voffa_{tag}", "multiplier", OFFSET_V, "V", f"{tag} multiplier offset on {a}", _zero),
         ParamSpec(f"voffb_{tag}", "multiplier", OFFSET_V, "V", f"{tag} multiplier offset on {b}", _zero),
         ParamSpec(f"ki_{tag}", "multiplier", FIXED, "A", f"{tag} multiplier saturation current K_I", _c("K_I")),
@@ -77,7 +83,7 @@ SYNAPSE_PARAMS: tuple[ParamSpec, ...] = tuple(
     + [
         ParamSpec("re_upd", "pump", GAIN, "V A-1", "update-path transresistance R_e",
                   lambda s: s.circuit.R_e_eff),
-        ParamSpec("kg", "pump", GAIN, "S", "charge-pump transconductance K_g", _c("K_g")),
+        ParamSpec("kg", "pump", GAIN, "S", "charge-pump transconductance K_g", _mobility("K_g")),
         ParamSpec("imax", "pump", FIXED, "A", "charge-pump saturation current I_max", _c("I_max")),
         ParamSpec("c", "capacitor", CAP, "F", "weight capacitance C", _c("C")),
         ParamSpec("g_leak", "capacitor", LEAK, "S", "leak conductance at chip temperature", _g_leak),
@@ -87,10 +93,10 @@ SYNAPSE_PARAMS: tuple[ParamSpec, ...] = tuple(
 #: Per-neuron parameters, over ``(instance, neuron)``.
 NEURON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("v_amp", "activation", GAIN, "V", "activation swing V_amp", _c("V_amp")),
-    ParamSpec("iref", "activation", GAIN, "A", "activation reference current I_ref", _c("I_ref")),
+    ParamSpec("iref", "activation", GAIN, "A", "activation reference current I_ref", temperature.i_ref),
     ParamSpec("ioff", "activation", OFFSET_I, "A", "activation offset current I_off", _zero),
     ParamSpec("a_d", "derivative", GAIN, "1", "derivative gain A_d", _one),
-    ParamSpec("iref_d", "derivative", GAIN, "A", "derivative reference current I_ref_d", _c("I_ref")),
+    ParamSpec("iref_d", "derivative", GAIN, "A", "derivative reference current I_ref_d", temperature.i_ref),
     ParamSpec("ioff_d", "derivative", OFFSET_I, "A", "derivative offset current I_off_d", _zero),
     ParamSpec("voff_e", "error", OFFSET_V, "V", "error circuit offset V_off_e", _zero),
     ParamSpec("re_err", "error", GAIN, "V A-1", "hidden error transresistance R_e",

@@ -80,6 +80,8 @@ class Process(_Section):
 
     preset: str = Field("sky130", description="process preset name, or a characterised preset file (.toml)")
     temperature: PositiveSI = Field(300.15, description="chip temperature [K]")
+    T_nominal: PositiveSI = Field(300.15, description="temperature of the circuit's nominal values [K]")
+    mobility_exponent: float = Field(-1.5, description="K_m and K_g scale as (T / T_nominal) ** this")
     A_VT: NonNegSI | None = Field(None, description="threshold mismatch, per device [V*m]")
     A_beta: NonNegSI | None = Field(None, description="current-factor mismatch [fraction*m]")
     A_C: NonNegSI | None = Field(None, description="capacitor mismatch [fraction*m]")

@@ -41,6 +41,7 @@ from mcaann.circuit.network import Topology
 from mcaann.variability.characterised import characterised_sigma, local_normals
 from mcaann.variability.process import resolve_process
 from mcaann.variability.rng import STREAM_W_INIT, standard_normals, stream_id, uniforms
+from mcaann.variability.temperature import gm_over_i, i_ref
 
 GLOBAL_INDEX = 0xFFFFFFFF  # block index of the die-to-die draw within a parameter's stream
 GRADIENT_INDEX = (0xFFFFFFFE, 0xFFFFFFFD)  # block indices of a die's gradient (x, y) draws
@@ -73,11 +74,11 @@ def pelgrom_sigma(study, spec: ParamSpec) -> Sigma:
         return Sigma(math.sqrt(1 - gf) * s, math.sqrt(gf) * s)
     area = _area(study, spec.block)
     if spec.kind == GAIN:
-        a = math.hypot(proc.A_beta, mm.gm_over_I * proc.A_VT)
+        a = math.hypot(proc.A_beta, gm_over_i(study) * proc.A_VT)
     elif spec.kind == OFFSET_V:
         a = math.sqrt(2.0) * proc.A_VT
     elif spec.kind == OFFSET_I:
-        a = math.sqrt(2.0) * proc.A_VT * mm.gm_over_I * study.circuit.I_ref
+        a = math.sqrt(2.0) * proc.A_VT * gm_over_i(study) * i_ref(study)
     else:
         raise ValueError(spec.kind)
     local = mm.scale * math.sqrt(1 - gf) * a / math.sqrt(area * mm.area_scale)
@@ -94,7 +95,7 @@ def gradient_sigma(study, spec: ParamSpec) -> float:
         return mm.scale * mm.gradient
     if spec.kind == OFFSET_V:
         return mm.scale * mm.gradient_offset
-    return mm.scale * mm.gradient_offset * mm.gm_over_I * study.circuit.I_ref
+    return mm.scale * mm.gradient_offset * gm_over_i(study) * i_ref(study)
 
 
 def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: int,
