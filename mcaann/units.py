@@ -20,6 +20,10 @@ _SUFFIXES: dict[str, float] = {
     "f": 1e-15,
     "a": 1e-18,
 }
+#: Boltzmann's constant [J/K] and the elementary charge [C] (exact, SI 2019)
+K_BOLTZMANN = 1.380649e-23
+Q_ELECTRON = 1.602176634e-19
+
 _NUMBER = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zA-Zµ]*)\s*$")
 _INF = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf}
 

@@ -9,11 +9,11 @@ import pytest
 
 from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
 from mcaann.circuit.network import Topology
-from mcaann.engine.driver import hold, run_instances
-from mcaann.engine.reference import K_BOLTZMANN
+from mcaann.engine.driver import run_instances
 from mcaann.study import load_study
 from mcaann.study.load import StudyError
-from mcaann.variability.leakage import leak_solution, temperature_factor
+from mcaann.units import K_BOLTZMANN
+from mcaann.variability.leakage import hold, leak_solution, temperature_factor
 from mcaann.variability.mismatch import pelgrom_sigma, sample_instances, sample_parameter
 from mcaann.variability.process import PRESETS
 
@@ -119,7 +119,8 @@ def test_temperature_factor():
     hot = load_study("xor", {"process.temperature": 358.15})
     g0 = sample_parameter(cold, SPEC["g_leak"], np.arange(5), 3)
     g1 = sample_parameter(hot, SPEC["g_leak"], np.arange(5), 3)
-    np.testing.assert_allclose(g1 / g0, np.exp(-0.55 / 8.617333262e-5 * (1 / 358.15 - 1 / 300.15)), rtol=1e-12)
+    np.testing.assert_allclose(g1 / g0, np.exp(-0.55 * 1.602176634e-19 / 1.380649e-23 * (1 / 358.15 - 1 / 300.15)),
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("temperature", [233.15, 358.15, 398.15])
@@ -252,3 +253,29 @@ def test_blocks_follow_the_chip_temperature():
         assert total == pytest.approx(math.hypot(proc.A_beta, gm_i * proc.A_VT) / math.sqrt(area), rel=1e-12)
     assert pelgrom_sigma(hot_m, SPEC["ioff"]).local == pytest.approx(pelgrom_sigma(cold_m, SPEC["ioff"]).local,
                                                                       rel=1e-12)
+
+
+def test_stationary_variance_with_the_shot_noise_of_the_leakage():
+    # Teaching off, leakage G (w - V_rest) + I_leak0 with noise density S = 2 k T G + q |I_leak0|: an OU process
+    # whose stationary variance is S / (2 G C) = kT/C + q |I_leak0| / (2 G C) (Euler-Maruyama: over 1 - theta dt/2)
+    G, C, dt, T, i0 = 1e-6, 0.1e-12, 20e-9, 300.15, 3e-7
+    st = load_study("xor", {
+        "circuit.V_teach": 0.0, "leakage.G_leak": G, "leakage.sigma_ln": 0.0, "leakage.I_leak0": i0,
+        "mismatch.enabled": False, "monte_carlo.w_init_range": 0.0, "integrator.method": "euler",
+        "integrator.dt": dt, "task.epochs": 4, "process.temperature": T, "leakage.T_0": T,
+        "circuit.V_lo": -1.0, "circuit.V_hi": 1.0,
+    })
+    # 1.6 us = 16 C/G: the start (w = 0, 0.3 V from the mean) is forgotten to 3e-8 V
+    w = run_instances(st, 0, 4096).w_final.ravel()
+    q = 1.602176634e-19
+    stationary = K_BOLTZMANN * T / C + q * i0 / (2 * G * C)
+    expect = stationary / (1 - G / C * dt / 2)
+    assert abs(w.mean() + i0 / G) < 5 * math.sqrt(expect / w.size)
+    assert abs(w.var() / expect - 1) < 5 * math.sqrt(2 / (w.size - 1))
+    # the shot noise is what the test sees: six times kT/C here
+    assert q * i0 / (2 * G * C) > 5 * K_BOLTZMANN * T / C
+    # the exact hold has the same stationary variance
+    n = 200_000
+    z = np.random.default_rng(1).standard_normal(n)
+    h = hold(np.full(n, -i0 / G), 1.0, np.full(n, G), np.full(n, C), 0.0, i0, K_BOLTZMANN * T, z)
+    assert abs(h.var() / stationary - 1) < 5 * math.sqrt(2 / n)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcaann.circuit.algebra import logistic_neg, tanh
+from mcaann.units import Q_ELECTRON
 from mcaann.variability import temperature
 
 # kinds: how mismatch perturbs a parameter
@@ -249,7 +250,10 @@ def leak_rate(v: Variant, w, v_rest, q: Callable):
     return q("glc") * (w - v_rest) + q("il0c")
 
 
-def noise_sigma(kT: float, g_leak, kg, gamma: float, vt_rel: float, dt: float, c):
-    """Standard deviation [V] of a weight's noise increment over ``dt`` [s]: ``sqrt(2 k T G_n dt) / C``,
-    ``G_n = G_leak + gamma K_g V_teach / V_teach_ref`` (MODEL.md section 4)."""
-    return np.sqrt(2.0 * kT * (g_leak + gamma * kg * vt_rel) * dt) / c
+def noise_sigma(kT: float, g_leak, kg, gamma: float, vt_rel: float, dt: float, c, i_leak0: float = 0.0):
+    """Standard deviation [V] of a weight's noise increment over ``dt`` [s]: ``sqrt(S dt) / C`` for a white
+    current of two-sided density ``S = 2 k T G_n + q |I_leak0|`` [A^2/Hz], ``G_n = G_leak + gamma K_g V_teach /
+    V_teach_ref`` (MODEL.md section 4). The leakage is a subthreshold or junction current: its shot noise
+    ``q (I_f + I_r)``, with ``I_f + I_r = 2 U_T G_leak + |I_leak0|``, holds the resistor's ``2 k T G_leak`` and
+    adds ``q |I_leak0|`` for its constant part."""
+    return np.sqrt((2.0 * kT * (g_leak + gamma * kg * vt_rel) + Q_ELECTRON * abs(i_leak0)) * dt) / c

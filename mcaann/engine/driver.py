@@ -18,9 +18,10 @@ from mcaann.circuit.blocks import derive, noise_sigma
 from mcaann.circuit.network import Topology
 from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derived_names, noise_rows
 from mcaann.engine.kernels import kernel_module
-from mcaann.engine.reference import K_BOLTZMANN
 from mcaann.study.load import StudyError
 from mcaann.tasks.datasets import TaskData, TaskDataError, load_task
+from mcaann.units import K_BOLTZMANN
+from mcaann.variability.leakage import hold
 from mcaann.variability.mismatch import sample_instances
 from mcaann.variability.rng import standard_normals, stream_id
 
@@ -174,8 +175,9 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     dt = study.integrator.dt
     g_leak, kg, cap = params["g_leak"], params["kg"], params["c"]
     if study.noise.enabled:
-        sn_on = noise_sigma(kT, g_leak, kg, study.noise.gamma, vt_rel, dt, cap)
-        sn_off = noise_sigma(kT, g_leak, kg, study.noise.gamma, 0.0, dt, cap)
+        i0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
+        sn_on = noise_sigma(kT, g_leak, kg, study.noise.gamma, vt_rel, dt, cap, i0)
+        sn_off = noise_sigma(kT, g_leak, kg, study.noise.gamma, 0.0, dt, cap, i0)
     else:
         sn_on = sn_off = np.zeros_like(cap)
     pad = ((0, 0), (0, noise_rows(topo.n_weights) - topo.n_weights))  # zero rows: whole Philox blocks
@@ -216,22 +218,6 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     if study.retention.hold_times:
         res.retention_mse, res.retention_accuracy = _retention(study, task, mod, res, DS, DN, NOM, F)
     return res
-
-
-def hold(w: np.ndarray, t: float, g_leak: np.ndarray, cap: np.ndarray, v_rest: float,
-         i_leak0: float, kT: float, z: np.ndarray | None) -> np.ndarray:
-    """Weights after holding for ``t`` [s] with teaching off: the exact transition of
-    ``C dw = -(G (w - V_rest) + I_leak0) dt + sqrt(2 k T G) dB`` (an Ornstein-Uhlenbeck
-    process), with standard normals ``z`` for the noise (None: noise off)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        theta = g_leak / cap
-        decay = np.exp(-theta * t)
-        w_inf = np.where(g_leak > 0, v_rest - i_leak0 / np.where(g_leak > 0, g_leak, 1.0), 0.0)
-        mean = np.where(g_leak > 0, w_inf + (w - w_inf) * decay, w - i_leak0 / cap * t)
-        if z is None:
-            return mean
-        std = np.sqrt(kT / cap * -np.expm1(-2.0 * theta * t))
-    return mean + std * z
 
 
 def _retention(study, task, mod, res: InstanceResults, DS, DN, NOM, F):

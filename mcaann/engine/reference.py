@@ -17,9 +17,8 @@ from mcaann.circuit import LEARNING_CIRCUITS
 from mcaann.circuit.blocks import Variant, derive, noise_sigma
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
+from mcaann.units import K_BOLTZMANN
 from mcaann.variability.rng import STREAM_NOISE, STREAM_SHUFFLE, normal_quad, uniform
-
-K_BOLTZMANN = 1.380649e-23  # J/K
 
 
 class Evaluation:
@@ -134,7 +133,7 @@ class Reference:
         if not self.noise:
             return out
         lo, hi = step & 0xFFFFFFFF, step >> 32
-        sigma = noise_sigma(self.kT, p["g_leak"], p["kg"], self.gamma, vt_rel, self.dt, p["c"])
+        sigma = noise_sigma(self.kT, p["g_leak"], p["kg"], self.gamma, vt_rel, self.dt, p["c"], self.i_leak0)
         for k in range(n_w):
             z = normal_quad(self.instance, k >> 2, lo, hi, self.seed, STREAM_NOISE)[k & 3]
             out[k] = sigma[k] * z

@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 
+from mcaann.units import K_BOLTZMANN, Q_ELECTRON
+
 #: Boltzmann's constant [eV/K]
-K_BOLTZMANN_EV = 8.617333262e-5
+K_BOLTZMANN_EV = K_BOLTZMANN / Q_ELECTRON
 
 
 def temperature_factor(temperature: float, T_0: float, dT_double: float | None = None,
@@ -42,3 +44,24 @@ def leak_solution(t, w0, g_leak, c, v_rest=0.0, i_leak0=0.0):
     safe_g = np.where(g > 0, g, 1.0)
     w_inf = v_rest - i_leak0 / safe_g
     return np.where(g > 0, w_inf + (w0 - w_inf) * np.exp(-t * g / c), w0 - i_leak0 / c * t)
+
+
+def hold(w: np.ndarray, t: float, g_leak: np.ndarray, cap: np.ndarray, v_rest: float,
+         i_leak0: float, kT: float, z: np.ndarray | None) -> np.ndarray:
+    """Weights after holding for ``t`` [s] with teaching off: the exact transition of
+    ``C dw = -(G (w - V_rest) + I_leak0) dt + sqrt(S) dB``, an Ornstein-Uhlenbeck process whose white
+    current has the two-sided density ``S = 2 k T G + q |I_leak0|`` [A^2/Hz] (``blocks.noise_sigma``),
+    with standard normals ``z`` for the noise (None: noise off)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        leaky = g_leak > 0
+        theta = g_leak / cap
+        decay = np.exp(-theta * t)
+        w_inf = np.where(leaky, v_rest - i_leak0 / np.where(leaky, g_leak, 1.0), 0.0)
+        mean = np.where(leaky, w_inf + (w - w_inf) * decay, w - i_leak0 / cap * t)
+        if z is None:
+            return mean
+        density = 2.0 * kT * g_leak + Q_ELECTRON * abs(i_leak0)
+        # variance S / (2 G C) (1 - e^{-2 theta t}); without leak conductance, S t / C^2
+        var = np.where(leaky, density / (2.0 * np.where(leaky, g_leak, 1.0) * cap) * -np.expm1(-2.0 * theta * t),
+                       density * t / cap**2)
+    return mean + np.sqrt(var) * z
