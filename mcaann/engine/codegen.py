@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 
 from mcaann.circuit import LEARNING_CIRCUITS
 from mcaann.circuit.algebra import NUMBA, Expr, Syntax, atom, render, tree_sum
-from mcaann.circuit.blocks import Variant, derive, derived_parameters  # noqa: F401  (derive: the driver's)
+from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
@@ -121,6 +121,18 @@ class Source:
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
+
+
+def _compute_number(v) -> str:
+    """A constant of the block equations in the compute dtype (a bare float literal is float64 in Numba and
+    would widen float32 arithmetic)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return repr(v)
+    return {0.0: "ZERO", 1.0: "ONE"}.get(float(v), f"F({float(v)!r})")
+
+
+#: the compute dtype's syntax (block equations); the integrator's combinations stay in float64 (``render``)
+COMPUTE = Syntax(NUMBA.functions, _compute_number)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -365,16 +377,6 @@ class FusedBuilder(_Builder):
 JIT = "@njit(cache=True, error_model='numpy', fastmath={'contract'})"  # contract: multiply-adds become FMAs
 
 
-def _compute_number(v) -> str:
-    """A constant of the block equations in the compute dtype (a bare float literal is float64 in Numba and
-    would widen float32 arithmetic)."""
-    if isinstance(v, int) and not isinstance(v, bool):
-        return repr(v)
-    return {0.0: "ZERO", 1.0: "ONE"}.get(float(v), f"F({float(v)!r})")
-
-
-#: the compute dtype's syntax (block equations); the integrator's combinations stay in float64 (``render``)
-COMPUTE = Syntax(NUMBA.functions, _compute_number)
 
 
 def _scalars(src: Source, spec: KernelSpec) -> None:

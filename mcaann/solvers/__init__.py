@@ -79,9 +79,6 @@ class Tableau:
         return self.combine(w, ks, dt, dW)
 
 
-#: Solvers kept under their historical name too.
-Solver = Tableau
-
 SOLVERS: dict[str, Tableau] = {
     "euler": Tableau("euler", order=1, strong_order=1.0, a=((),), b=(1.0,), noise=(0.0,)),
     "heun": Tableau("heun", order=2, strong_order=1.0, a=((), (1.0,)), b=(0.5, 0.5), noise=(0.0, 1.0)),
