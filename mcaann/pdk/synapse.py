@@ -33,8 +33,14 @@ from mcaann.pdk.cells import VDD, Design, _gilbert, _osdi, _ota, characterise_bl
 from mcaann.pdk.netlist import Draws, Netlist
 from mcaann.pdk.tools import run_vacask
 
-#: Seed offsets of the four blocks' draws (forward and update multipliers, pump, capacitor).
+#: Seed offsets of the four blocks' draws (forward and update multipliers, pump, capacitor): the synapse of
+#: ``seed`` draws from seeds ``4 seed + offset``, so that synapses of different seeds share no draws.
 _SEEDS = {"fwd": 0, "upd": 1, "pump": 2, "capacitor": 3}
+
+
+def _seed(r: SynapseRun, block: str) -> int:
+    """Seed of one block's draws in the synapse of ``r.seed``."""
+    return 4 * r.seed + _SEEDS[block]
 
 
 @dataclass(frozen=True)
@@ -43,11 +49,11 @@ class SynapseRun:
 
     x: float = 0.02  # input voltage [V]
     target: float = 0.01  # row target t [V]
-    w0: float = -0.02  # initial weight [V]
+    w0: float = -0.03  # initial weight [V]
     r_y: float = 25e6  # output transresistance R_y [ohm]
-    r_e: float = 10e6  # update-path transresistance R_e [ohm]
+    r_e: float = 20e6  # update-path transresistance R_e [ohm]
     c: float = 1e-12  # weight capacitance [F]
-    stop: float = 8e-6  # transient length [s]
+    stop: float = 6e-6  # transient length [s]
     points: int = 81  # output times compared
     seed: int = 1
 
@@ -82,22 +88,28 @@ def fitted_parameters(r: SynapseRun) -> tuple[dict[str, float], bool]:
     """Block parameters fitted to this synapse's sample (``characterise_block``, one sample per block).
 
     Names: ``km_fwd``, ``voffa_fwd``, ``voffb_fwd``, ``ki_fwd``, ``ioff_fwd`` (likewise ``upd``), ``kg``,
-    ``voff_pump``, ``imax``, ``ioff_pump``, ``c``; and whether every block passed its checks.
+    ``voff_pump``, ``imax``, ``ioff_pump``, ``c``; ``err_fwd``, ``err_upd``, ``err_pump`` the rms fit
+    residuals in amperes (relative residual times the nominal cell's full-scale output at the sweep's
+    corner); and whether every block passed its checks.
     """
     d = Design(c=r.c)
     p: dict[str, float] = {}
     ok = True
     for tag in ("fwd", "upd"):
-        m = characterise_block("multiplier", d, 1, r.seed + _SEEDS[tag])
+        m = characterise_block("multiplier", d, 1, _seed(r, tag))
         ok &= bool(m.physical[0])
         for src, dst in (("K_m", "km"), ("Voff_a", "voffa"), ("Voff_b", "voffb"), ("K_I", "ki"),
                          ("I_off_out", "ioff")):
             p[f"{dst}_{tag}"] = float(m.params[src][0])
-    pump = characterise_block("pump", d, 1, r.seed + _SEEDS["pump"])
+        n, span = m.nominal, d.sweep("multiplier")[0]
+        p[f"err_{tag}"] = float(m.residual[0]) * n["K_I"] * math.tanh(n["K_m"] * span**2 / n["K_I"])
+    pump = characterise_block("pump", d, 1, _seed(r, "pump"))
     ok &= bool(pump.physical[0])
     for src, dst in (("K_g", "kg"), ("V_off", "voff_pump"), ("I_max", "imax"), ("I_off_out", "ioff_pump")):
         p[dst] = float(pump.params[src][0])
-    cap = characterise_block("capacitor", d, 1, r.seed + _SEEDS["capacitor"])
+    n, span = pump.nominal, d.sweep("pump")[0]
+    p["err_pump"] = float(pump.residual[0]) * n["I_max"] * math.tanh(n["K_g"] * span / n["I_max"])
+    cap = characterise_block("capacitor", d, 1, _seed(r, "capacitor"))
     ok &= bool(cap.physical[0])
     p["c"] = float(cap.params["C"][0])
     return p, ok
@@ -113,8 +125,8 @@ def synapse_netlist(r: SynapseRun) -> str:
     nl.add(f"vw0 (w0 0) vsource dc={v_w0!r}")
     nl.add(f"vxn (xn 0) vsource dc={d.v_cm_upper!r}")
     nl.add(f"vxp (xp xn) vsource dc={r.x!r}")
-    _gilbert(nl, d, "_f", _draws(r.seed + _SEEDS["fwd"], 8), i_m, a=("w", "w0"), b=("xp", "xn"))
-    _gilbert(nl, d, "_u", _draws(r.seed + _SEEDS["upd"], 8), i_m, a=("dp", "w0"), b=("xp", "xn"))
+    _gilbert(nl, d, "_f", _draws(_seed(r, "fwd"), 8), i_m, a=("w", "w0"), b=("xp", "xn"))
+    _gilbert(nl, d, "_u", _draws(_seed(r, "upd"), 8), i_m, a=("dp", "w0"), b=("xp", "xn"))
     # delta = y - t with y = R_y (I_o1 - I_o2) of the forward multiplier, on top of V_w0
     nl.add("model ccvs ccvs")
     nl.add(f"vt (tn w0) vsource dc={-r.target!r}")
@@ -124,9 +136,9 @@ def synapse_netlist(r: SynapseRun) -> str:
     nl.add(f"vpn (pn 0) vsource dc={v_cm_p!r}")
     nl.add(f"hg1 (g1 pn) ccvs ctlinst=\"vo1_u\" gain={-r.r_e!r}")
     nl.add(f"hg2 (pp g1) ccvs ctlinst=\"vo2_u\" gain={r.r_e!r}")
-    _ota(nl, d, "_p", _draws(r.seed + _SEEDS["pump"], 6), i_p, inputs=("pp", "pn"), out="w")
+    _ota(nl, d, "_p", _draws(_seed(r, "pump"), 6), i_p, inputs=("pp", "pn"), out="w")
     side = math.sqrt(r.c / sg13g2.mim_density())
-    z_c = np.random.default_rng(r.seed + _SEEDS["capacitor"]).standard_normal(1)
+    z_c = np.random.default_rng(_seed(r, "capacitor")).standard_normal(1)
     nl.add('load "capacitor.osdi"')
     nl.add("model cap capacitor")
     nl.add(f"cw (w 0) cap c={float(sg13g2.mim_capacitance(side, side, z_c)[0])!r}")
@@ -158,6 +170,18 @@ def block_trajectory(r: SynapseRun, p: dict[str, float], t: np.ndarray) -> np.nd
 
     sol = solve_ivp(rate, (0.0, float(t[-1])), [r.w0], t_eval=t, method="LSODA", rtol=1e-9, atol=1e-12)
     return sol.y[0]
+
+
+def end_tolerance(r: SynapseRun, p: dict[str, float]) -> float:
+    """Bound on the learned weight's error [V] from the blocks' fit residuals ``err_*`` [A] of ``p``.
+
+    Each residual is referred to the weight through the loop in the linear regime: the forward
+    multiplier's through ``K_m,fwd x``; the update multiplier's through ``K_m,upd x`` (to ``delta``) and
+    ``R_y K_m,fwd x`` (to ``w``); the pump's through ``K_g R_e`` (to ``M_upd``) and on as the update's.
+    """
+    to_w = r.r_y * p["km_fwd"] * r.x  # d delta / d w
+    e_upd = p["err_upd"] + p["err_pump"] / (p["kg"] * r.r_e)  # as an update-multiplier current [A]
+    return p["err_fwd"] / (p["km_fwd"] * r.x) + e_upd / (p["km_upd"] * r.x) / to_w
 
 
 def run_synapse(r: SynapseRun | None = None) -> SynapseResult:
