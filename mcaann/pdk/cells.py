@@ -120,12 +120,15 @@ def _pair(nl: Netlist, d: Design, sfx: str, z: np.ndarray | None, i_t: float) ->
     return ["m1", "m2", "mt"]
 
 
-def _gilbert(nl: Netlist, d: Design, sfx: str, z: np.ndarray | None, i_t: float) -> list[str]:
-    """Gilbert cell: lower pair on ``a``, upper quad on ``b``; outputs through ``vo1``, ``vo2``."""
+def _gilbert(nl: Netlist, d: Design, sfx: str, z: np.ndarray | None, i_t: float,
+             a: tuple[str, str] = ("ap", "an"), b: tuple[str, str] = ("bp", "bn")) -> list[str]:
+    """Gilbert cell: lower pair on ``a`` (global nodes +, -), upper quad on ``b``; outputs through ``vo1``,
+    ``vo2``."""
+    ap, an, bp, bn = (f"!{n}" for n in (*a, *b))
     devs = [
-        Mos("m1", "nmos", "da", "!ap", "s", "!0", d.w, d.l), Mos("m2", "nmos", "db", "!an", "s", "!0", d.w, d.l),
-        Mos("m3", "nmos", "o1", "!bp", "da", "!0", d.w, d.l), Mos("m4", "nmos", "o2", "!bn", "da", "!0", d.w, d.l),
-        Mos("m5", "nmos", "o2", "!bp", "db", "!0", d.w, d.l), Mos("m6", "nmos", "o1", "!bn", "db", "!0", d.w, d.l),
+        Mos("m1", "nmos", "da", ap, "s", "!0", d.w, d.l), Mos("m2", "nmos", "db", an, "s", "!0", d.w, d.l),
+        Mos("m3", "nmos", "o1", bp, "da", "!0", d.w, d.l), Mos("m4", "nmos", "o2", bn, "da", "!0", d.w, d.l),
+        Mos("m5", "nmos", "o2", bp, "db", "!0", d.w, d.l), Mos("m6", "nmos", "o1", bn, "db", "!0", d.w, d.l),
     ]
     for j, dev in enumerate(devs):
         nl.mos(dev, sfx, None if z is None else z[j])
@@ -135,15 +138,18 @@ def _gilbert(nl: Netlist, d: Design, sfx: str, z: np.ndarray | None, i_t: float)
     return [dv.name for dv in devs] + ["mt"]
 
 
-def _ota(nl: Netlist, d: Design, sfx: str, z: np.ndarray | None, i_t: float) -> list[str]:
-    """Five-transistor OTA: NMOS pair, PMOS mirror, output held at ``v_out`` through ``vo``."""
+def _ota(nl: Netlist, d: Design, sfx: str, z: np.ndarray | None, i_t: float,
+         inputs: tuple[str, str] = ("inp", "inn"), out: str = "vw") -> list[str]:
+    """Five-transistor OTA: NMOS pair on global ``inputs`` (+, -), PMOS mirror, output into the global node
+    ``out`` (held at ``v_out`` in the characterisation) through ``vo``."""
+    inp, inn = (f"!{n}" for n in inputs)
     devs = [
-        Mos("m1", "nmos", "x", "!inp", "s", "!0", d.w, d.l), Mos("m2", "nmos", "o", "!inn", "s", "!0", d.w, d.l),
+        Mos("m1", "nmos", "x", inp, "s", "!0", d.w, d.l), Mos("m2", "nmos", "o", inn, "s", "!0", d.w, d.l),
         Mos("mp1", "pmos", "x", "x", "!vdd", "!vdd", d.w, d.l), Mos("mp2", "pmos", "o", "x", "!vdd", "!vdd", d.w, d.l),
     ]
     for j, dev in enumerate(devs):
         nl.mos(dev, sfx, None if z is None else z[j])
-    nl.add(f"vo{sfx} (o{sfx} vw) vsource dc=0")
+    nl.add(f"vo{sfx} (o{sfx} {out}) vsource dc=0")
     _tail(nl, d, sfx, "s", z, 4, i_t)
     return [dv.name for dv in devs] + ["mt"]
 
