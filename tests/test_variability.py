@@ -84,6 +84,20 @@ def test_die_to_die_part_is_shared_within_and_independent_between_instances():
     assert abs((v / st.circuit.K_m - 1).std() / total - 1) < 5 / math.sqrt(2 * N_INST)
 
 
+@pytest.mark.parametrize("name", ["voffa_fwd", "ioff", "voff_e", "voff_delta"])
+def test_offsets_have_no_die_to_die_share(name):
+    # however large the die-to-die share of gains, two offsets of one die are uncorrelated (within the sample's
+    # confidence: the correlation of independent samples has SE 1/sqrt(n)) and keep their whole Pelgrom sigma
+    st = load_study("xor", {"mismatch.global_fraction": 0.5})
+    spec = SPEC[name]
+    n_blocks = 33 if spec in SYNAPSE_PARAMS else 9
+    v = sample_parameter(st, spec, np.arange(N_INST), n_blocks)
+    assert abs(np.corrcoef(v[:, 0], v[:, 1])[0, 1]) < 5 / math.sqrt(N_INST)
+    sig = pelgrom_sigma(st, spec)
+    assert sig.glob == 0.0
+    assert sig.local == pytest.approx(pelgrom_sigma(load_study("xor", {"mismatch.global_fraction": 0.0}), spec).local)
+
+
 def test_mismatch_off_is_nominal():
     st = load_study("xor", {"mismatch.enabled": False})
     for name in ["km_fwd", "voffa_fwd", "c", "iref"]:

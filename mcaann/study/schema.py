@@ -109,7 +109,7 @@ class Mismatch(_Section):
     scale: NonNegSI = Field(1.0, description="multiplies every mismatch sigma")
     area_scale: PositiveSI = Field(1.0, description="multiplies every transistor area")
     global_fraction: Annotated[float, BeforeValidator(_si), Field(ge=0, le=1)] = Field(
-        0.2, description="die-to-die share of the variance"
+        0.2, description="die-to-die share of the variance of gains and capacitors (offsets: none)"
     )
     gm_over_I: PositiveSI = Field(
         15.0, description="g_m/I of the gain-setting devices [1/V] (weak inversion ~ 1/(n U_T))"

@@ -5,9 +5,10 @@ Pelgrom: a parameter's sigma is ``A / sqrt(W L)``. Offsets of a differential pai
 transconductance ``g_m = (g_m/I) * I_ref``; relative gains use
 ``sqrt(A_beta^2 + (g_m/I * A_VT)^2) / sqrt(W L)``; capacitors ``A_C / sqrt(C / C_density)``.
 
-The total variance splits into a local part (per block, share ``1 - global_fraction``)
-and a die-to-die part shared by every block of one kind in an instance (share
-``global_fraction``). ``area_scale`` scales the local transistor areas only (die-to-die
+The total variance of a gain or a capacitor splits into a local part (per block, share
+``1 - global_fraction``) and a die-to-die part shared by every block of one kind in an instance
+(share ``global_fraction``); offsets are purely local (a die-level threshold shift is common-mode
+to a differential pair and cancels). ``area_scale`` scales the local transistor areas only (die-to-die
 variation does not average out over a device's area); ``scale`` multiplies both parts.
 Leakage conductances are log-normal with median ``G_leak`` (not scaled by ``scale``).
 
@@ -73,6 +74,9 @@ def pelgrom_sigma(study, spec: ParamSpec) -> Sigma:
         s = mm.scale * proc.A_C / math.sqrt(area_c)
         return Sigma(math.sqrt(1 - gf) * s, math.sqrt(gf) * s)
     area = _area(study, spec.block)
+    if spec.kind in (OFFSET_V, OFFSET_I):
+        # a die-level threshold shift is common-mode to a pair and cancels: offsets are purely local
+        gf = 0.0
     if spec.kind == GAIN:
         a = math.hypot(proc.A_beta, gm_over_i(study) * proc.A_VT)
     elif spec.kind == OFFSET_V:
