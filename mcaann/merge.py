@@ -7,9 +7,9 @@ from pathlib import Path
 
 import xarray as xr
 
+from mcaann.errors import StudyError
 from mcaann.io.dataset import add_yield
 from mcaann.io.netcdf import open_result
-from mcaann.study.load import StudyError
 
 _SHARD_ATTRS = ("shard", "shard_start", "shard_stop", "wall_time", "instance_steps_per_second")
 

@@ -7,18 +7,21 @@ A task file is written whole or not at all (temporary name, then rename), so tha
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import os
 import shutil
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from mcaann.engine.driver import InstanceResults
-from mcaann.study.load import StudyError
+from mcaann.errors import McaannWarning, StudyError
 
-_FIELDS = ("mse", "accuracy", "w_init", "w_final", "diverged", "diverged_step", "retention_mse",
-           "retention_accuracy", "final_mse", "final_accuracy", "converged", "epochs_to_converge")
+_FIELDS = tuple(f.name for f in dataclasses.fields(InstanceResults) if f.name not in ("start", "stop", "params"))
 
 
 def parts_dir(out: Path) -> Path:
@@ -31,21 +34,38 @@ class PartStore:
 
     def __init__(self, folder: Path, study_text: str):
         self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(self.folder)
         pinned = self.folder / "study.toml"
         if pinned.exists():
             if pinned.read_text() != study_text:
                 raise StudyError(f"--out: {self.folder} holds the unfinished run of another study; "
                                  "remove it or choose another --out")
         else:
-            self.folder.mkdir(parents=True, exist_ok=True)
             _atomic_text(pinned, study_text)
 
     def _path(self, key) -> Path:
         return self.folder / f"task_p{key.point}_{key.start}_{key.stop}.npz"
 
     def finished(self, keys) -> set:
-        """Those ``keys`` whose task file is there (whole: files are renamed into place)."""
-        return {k for k in keys if self._path(k).exists()}
+        """Those ``keys`` whose task file is there and reads whole; a damaged one (truncated by a
+        full disk or a copy) is named in a warning and removed, so that its task runs again."""
+        done = set()
+        for k in keys:
+            path = self._path(k)
+            if not path.exists():
+                continue
+            try:
+                with zipfile.ZipFile(path) as z:
+                    bad = z.testzip()
+            except (OSError, zipfile.BadZipFile):
+                bad = path.name
+            if bad is None:
+                done.add(k)
+            else:
+                warnings.warn(f"{path}: damaged part file, its task runs again", McaannWarning, stacklevel=2)
+                path.unlink()
+        return done
 
     def lazy(self, keys) -> InstanceResults:
         """The results of ``keys`` (one sweep point, in instance order) as dask arrays read from
@@ -73,19 +93,44 @@ class PartStore:
         try:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, self._path(key))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
     def remove(self) -> None:
+        """Remove the folder (the result is written) and release the lock."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.close()
+
+    def close(self) -> None:
+        """Release the lock (finished tasks stay for a resume)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+
+def _lock(folder: Path) -> int:
+    """An exclusive ``fcntl`` lock on ``folder/lock``, held while this process lives (the kernel
+    drops it when the process ends, even by ``kill -9``); ``StudyError`` if another run holds it."""
+    fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StudyError(f"--out: another run is writing to {folder.name.removesuffix('.parts')} "
+                         "(its resume folder is locked); wait for it or choose another --out") from None
+    return fd
 
 
 def _atomic_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 

@@ -7,6 +7,8 @@ or on a Dask cluster, and assemble into the same dataset. Nothing here changes a
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,10 +19,11 @@ import numpy as np
 import xarray as xr
 
 from mcaann.engine.driver import BLOCK, InstanceResults, run_instances, study_task
+from mcaann.errors import StudyError
 from mcaann.io.dataset import build_dataset, finish_instances, per_instance_variables
-from mcaann.io.netcdf import write_result
+from mcaann.io.netcdf import check_target, nearest_folder, write_result
 from mcaann.parts import PartStore, parts_dir
-from mcaann.study.load import StudyError, load_study, study_to_toml, sweep_points
+from mcaann.study.load import load_study, study_to_toml, sweep_points
 
 #: Sweep keys that would change the shape of the result; refused.
 SHAPE_KEYS = ("network.layers", "task.dataset", "task.epochs", "monte_carlo.instances", "retention.hold_times",
@@ -57,24 +60,94 @@ def plan_tasks(study, chunk: int | None = None, shard: tuple[int, int] | None = 
     points = sweep_points(study)
     lo, hi = shard_range(study.monte_carlo.instances, shard)
     chunk = chunk or default_chunk(hi - lo)
+    if hi == lo:  # an empty shard (more shards than instances): one empty task per point, an empty part
+        return points, [TaskKey(p, lo, lo) for p in range(len(points))]
     tasks = [TaskKey(p, s, min(s + chunk, hi)) for p in range(len(points)) for s in range(lo, hi, chunk)]
     return points, tasks
+
+
+def estimate_bytes(study, n_instances: int | None = None) -> int:
+    """Upper estimate [bytes] of a result file (uncompressed) for ``n_instances`` (default all) at
+    every sweep point: learning curves, weights and sampled parameters, 8 bytes a number."""
+    from mcaann.circuit.network import Topology
+
+    n = study.monte_carlo.instances if n_instances is None else n_instances
+    n_points = len(sweep_points(study))
+    topo = Topology(tuple(study.network.layers))
+    n_w, n_neurons = topo.n_weights, sum(study.network.layers[1:])
+    n_epochs = study.task.epochs // study.output.keep_every + 1
+    per_instance = 8 * (2 * n_epochs + 10 * n_w + 10 * n_neurons + 8)
+    return int(n * n_points * per_instance)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run: its sweep points, tasks, estimated size [bytes] and whether it overwrites."""
+
+    study: object
+    points: list
+    tasks: list
+    est_bytes: int
+    overwrites: bool = False
+
+
+def validate(study, *, out: str | Path | None = None, shard: tuple[int, int] | None = None,
+             chunk: int | None = None, protect: tuple[Path, ...] = ()) -> Plan:
+    """Check everything a run needs before any work (``StudyError`` with one line if not): the
+    study and its dataset, the sweep, the shard, the ``out`` target (a regular file, not the study
+    file, a writable folder) and the free disk for the result and its resume folder."""
+    if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
+        raise StudyError(f"--shard: expected K/N with 0 <= K < N, got {shard[0]}/{shard[1]}")
+    if chunk is not None and chunk < 1:
+        raise StudyError("--chunk: must be at least 1")
+    lo, hi = shard_range(study.monte_carlo.instances, shard)
+    est = estimate_bytes(study, hi - lo)
+    overwrites = False
+    if out is not None:
+        overwrites = check_target(out, protect=protect)
+        free = shutil.disk_usage(nearest_folder(Path(out))).free
+        if 2 * est > free:  # the resume folder and the result file exist together for a moment
+            raise StudyError(f"--out {out}: the run needs about {_fmt_bytes(2 * est)} (result and resume "
+                             f"folder), the disk has {_fmt_bytes(free)} free")
+    points, tasks = plan_tasks(study, chunk=chunk, shard=shard)
+    study_task(study)  # the dataset against the network
+    return Plan(study, points, tasks, est, overwrites)
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"
 
 
 def run_task(study, points: list[dict], key: TaskKey, threads: int | None = None) -> InstanceResults:
     """Run one task: the study at its sweep point, its instances; curves thinned as the study asks."""
     st = study.at(points[key.point]) if points[key.point] else study
+    if key.stop == key.start:  # an empty task: one instance run for the shapes, then none kept
+        return _take(run_task(study, points, TaskKey(key.point, key.start, key.start + 1), threads), 0)
     res = run_instances(st, key.start, key.stop, threads)
     finish_instances(st, study_task(st), res)
     return res
+
+
+#: the per-instance array fields of a task result (one definition, read from ``InstanceResults``)
+RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(InstanceResults)
+                      if f.name not in ("start", "stop", "params"))
+
+
+def _take(res: InstanceResults, n: int) -> InstanceResults:
+    """The first ``n`` instances of ``res``."""
+    kw = {f: None if getattr(res, f) is None else getattr(res, f)[:n] for f in RESULT_FIELDS}
+    return InstanceResults(start=res.start, stop=res.start + n, params={k: v[:n] for k, v in res.params.items()}, **kw)
 
 
 def _concat(parts: list[InstanceResults]) -> InstanceResults:
     parts = sorted(parts, key=lambda r: r.start)
     cat = np.concatenate
     fields = {}
-    for name in ("mse", "accuracy", "w_init", "w_final", "diverged", "diverged_step", "retention_mse",
-                 "retention_accuracy", "final_mse", "final_accuracy", "converged", "epochs_to_converge"):
+    for name in RESULT_FIELDS:
         vals = [getattr(p, name) for p in parts]
         fields[name] = None if vals[0] is None else cat(vals)
     return InstanceResults(start=parts[0].start, stop=parts[-1].stop,
@@ -132,6 +205,10 @@ def _remote_task(study_text: str, base_dir: str, point: dict, start: int, stop: 
     return run_task(st, [point], TaskKey(0, start, stop), threads)
 
 
+#: seconds to wait for a Dask scheduler to answer before giving up
+DASK_CONNECT_TIMEOUT_S = 5
+
+
 def _dask(study, points, todo: list[TaskKey], address: str, threads) -> Iterable[tuple[TaskKey, InstanceResults]]:
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -140,7 +217,11 @@ def _dask(study, points, todo: list[TaskKey], address: str, threads) -> Iterable
         cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(address)
+        try:
+            client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise StudyError(f"--dask {address}: no Dask scheduler answers there ({why[:120]})") from None
     try:
         text = study_to_toml(study)
         futures = {}
@@ -218,11 +299,18 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
     ov = dict(overrides or {})
     ov.update({k.replace("__", "."): v for k, v in kw.items()})
     st = load_study(study, ov, sweeps)
-    if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
-        raise StudyError(f"--shard: expected K/N with 0 <= K < N, got {shard[0]}/{shard[1]}")
-    points, tasks = plan_tasks(st, chunk=chunk, shard=shard)
-    study_task(st)  # validates the dataset against the network before any work
+    protect = (Path(study),) if isinstance(study, str | Path) and Path(study).is_file() else ()
+    plan = validate(st, out=out, shard=shard, chunk=chunk, protect=protect)
+    points, tasks = plan.points, plan.tasks
     store = PartStore(parts_dir(Path(out)), study_to_toml(st) + f"\n# shard {shard}\n") if out else None
+    try:
+        return _run_plan(st, points, tasks, store, out, shard, threads, progress, dask, check_dt_sample)
+    finally:
+        if store:
+            store.close()
+
+
+def _run_plan(st, points, tasks, store, out, shard, threads, progress, dask, check_dt_sample) -> xr.Dataset:
     finished = store.finished(tasks) if store else set()
     results: dict[TaskKey, InstanceResults] = {}
     todo = [k for k in tasks if k not in finished]

@@ -130,8 +130,12 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
                                _attrs("s", "retention hold time after training"))
     for k, d in zip(keys, sdims, strict=True):
         vals = study.sweep[k]
-        arr = np.asarray(vals, dtype=float) if all(isinstance(v, int | float) for v in vals) else np.asarray(
-            [str(v) for v in vals])
+        if all(isinstance(v, bool) for v in vals):
+            arr = np.asarray(vals, dtype=bool)
+        elif all(isinstance(v, int | float) for v in vals):
+            arr = np.asarray(vals, dtype=float)
+        else:
+            arr = np.asarray([str(v) for v in vals])
         coords[d] = (d, arr, {"long_name": f"sweep of {k}", "units": ""})
     ds = xr.Dataset(data_vars, coords=coords)
     ds["task_x"] = (("row", "input"), task.x, _attrs("V", "dataset inputs"))

@@ -16,8 +16,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 from mcaann.units import parse_spice_number
 
+#: most integration steps per row (task.T_row / integrator.dt) a study may ask for
+MAX_STEPS_PER_ROW = 10**7
+
 
 def _si(v: object) -> object:
+    if isinstance(v, bool):
+        raise ValueError(f"must be a number, not a boolean ({str(v).lower()})")
     if isinstance(v, str):
         return parse_spice_number(v)
     return v
@@ -26,6 +31,8 @@ def _si(v: object) -> object:
 SI = Annotated[float, BeforeValidator(_si)]
 PositiveSI = Annotated[float, BeforeValidator(_si), Field(gt=0)]
 NonNegSI = Annotated[float, BeforeValidator(_si), Field(ge=0)]
+FinitePositiveSI = Annotated[float, BeforeValidator(_si), Field(gt=0, allow_inf_nan=False)]
+FiniteNonNegSI = Annotated[float, BeforeValidator(_si), Field(ge=0, allow_inf_nan=False)]
 
 
 class _Section(BaseModel):
@@ -77,7 +84,7 @@ class Process(_Section):
     """Process data for mismatch and leakage; ``None`` takes the preset's value."""
 
     preset: str = Field("sky130", description="process preset name")
-    temperature: PositiveSI = Field(300.15, description="chip temperature [K]")
+    temperature: FinitePositiveSI = Field(300.15, description="chip temperature [K]")
     A_VT: NonNegSI | None = Field(None, description="threshold mismatch, per device [V*m]")
     A_beta: NonNegSI | None = Field(None, description="current-factor mismatch [fraction*m]")
     A_C: NonNegSI | None = Field(None, description="capacitor mismatch [fraction*m]")
@@ -165,7 +172,7 @@ class MonteCarlo(_Section):
 
     instances: Annotated[int, Field(ge=1, le=2**31 - 1)] = 1000
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
-    w_init_range: NonNegSI = Field(0.5, description="initial weights uniform in +-range [V]")
+    w_init_range: FiniteNonNegSI = Field(0.5, description="initial weights uniform in +-range [V]")
 
 
 class Yield(_Section):
@@ -234,6 +241,10 @@ class Study(_Section):
     @model_validator(mode="after")
     def _consistent(self) -> Study:
         dt = self.integrator.dt
+        for key, value in (("task.T_row", self.task.T_row), ("task.T_settle", self.task.T_settle)):
+            if not value / dt <= MAX_STEPS_PER_ROW:
+                raise ValueError(f"{key}: {value:g} s is {value / dt:.3g} steps of integrator.dt = {dt:g} s "
+                                 f"(at most {MAX_STEPS_PER_ROW:.0e}); use a larger dt or a shorter time")
         for key, value in (("task.T_row", self.task.T_row), ("task.T_settle", self.task.T_settle)):
             n = value / dt
             if abs(n - round(n)) > 1e-6 * max(1.0, n):
