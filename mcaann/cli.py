@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from mcaann.errors import McaannWarning, StudyError, Terminated
-from mcaann.units import parse_cli_value
+from mcaann.units import parse_cli_value, warn_suffix
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Monte Carlo simulation of self-training analogue neural-network circuits.")
@@ -54,6 +54,8 @@ def parse_assignments(sets: list[str] | None, sweeps: list[str] | None) -> tuple
         if key.strip() in ov:
             raise StudyError(f"--set {key.strip()}: given twice")
         ov[key.strip()] = parse_cli_value(val)
+        if isinstance(ov[key.strip()], float):
+            warn_suffix(key.strip(), val, ov[key.strip()])
     for s in sweeps or []:
         key, eq, val = s.partition("=")
         if not eq or not key.strip():
@@ -75,7 +77,8 @@ SweepOpt = Annotated[list[str] | None, typer.Option("--sweep", help="sweep a fie
 def _load(study, sets, sweeps, instances=None, seed=None):
     from mcaann.study.load import load_study
 
-    ov, sw = parse_assignments(sets, sweeps)
+    with _one_line_warnings():
+        ov, sw = parse_assignments(sets, sweeps)
     if instances is not None:
         ov["monte_carlo.instances"] = instances
     if seed is not None:
@@ -104,7 +107,7 @@ def _one_line_warnings():
         typer.echo(f"warning: {message}", err=True)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", McaannWarning)
+        warnings.simplefilter("default", McaannWarning)
         warnings.showwarning = show
         yield
 
@@ -153,7 +156,8 @@ def run(
             extra.append(f"output.keep_every={keep_every}")
         if curves_float32:
             extra.append("output.curves_dtype=float32")
-        st = _load(study, extra, sweep, instances, seed)
+        with _one_line_warnings():
+            st = _load(study, extra, sweep, instances, seed)
         shard_kn = _parse_shard(shard)
         if threads is not None and threads < 1:
             raise StudyError("--threads: must be at least 1")
@@ -229,7 +233,8 @@ def show(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) ->
     from mcaann.study.load import study_to_toml
 
     try:
-        st = _load(study, set_, sweep)
+        with _one_line_warnings():
+            st = _load(study, set_, sweep)
     except StudyError as exc:
         _fail(str(exc))
     print(study_to_toml(st), end="")

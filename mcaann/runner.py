@@ -209,33 +209,46 @@ def _remote_task(study_text: str, base_dir: str, point: dict, start: int, stop: 
 DASK_CONNECT_TIMEOUT_S = 5
 
 
-def _dask(study, points, todo: list[TaskKey], address: str, threads) -> Iterable[tuple[TaskKey, InstanceResults]]:
-    from dask.distributed import Client, LocalCluster, as_completed
+def connect_dask(address: str):
+    """A ``dask.distributed`` client of ``address`` (``"local"``: a new ``LocalCluster``) and the
+    cluster to close after, or ``None``. ``StudyError`` within seconds when nothing answers there or
+    something answers another protocol."""
+    from dask.distributed import Client, LocalCluster
 
-    cluster = None
     if address == "local":
         cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
-        client = Client(cluster)
-    else:
+        return Client(cluster), cluster
+    box: dict = {}
+
+    def connect():
         try:
-            client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            why = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            raise StudyError(f"--dask {address}: no Dask scheduler answers there ({why[:120]})") from None
-    try:
-        text = study_to_toml(study)
-        futures = {}
-        for key in todo:
-            fut = client.submit(_remote_task, text, str(study.base_dir), points[key.point], key.start, key.stop,
-                                threads, key=f"mcaann-{hash(text) & 0xFFFFFFFF:x}-{key.point}-{key.start}-{key.stop}",
-                                retries=3, pure=False)
-            futures[fut] = key
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+            box["client"] = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - reported below as bad input
+            box["error"] = exc
+
+    t = threading.Thread(target=connect, daemon=True)
+    t.start()
+    t.join(DASK_CONNECT_TIMEOUT_S + 2)
+    if "client" in box:
+        return box["client"], None
+    exc = box.get("error")
+    why = (str(exc).splitlines() or [exc.__class__.__name__])[0] if exc else "no answer to the Dask handshake"
+    raise StudyError(f"--dask {address}: no Dask scheduler answers there ({why[:120]})")
+
+
+def _dask(study, points, todo: list[TaskKey], connection, threads) -> Iterable[tuple[TaskKey, InstanceResults]]:
+    from dask.distributed import as_completed
+
+    client = connection[0]
+    text = study_to_toml(study)
+    futures = {}
+    for key in todo:
+        fut = client.submit(_remote_task, text, str(study.base_dir), points[key.point], key.start, key.stop,
+                            threads, key=f"mcaann-{hash(text) & 0xFFFFFFFF:x}-{key.point}-{key.start}-{key.stop}",
+                            retries=3, pure=False)
+        futures[fut] = key
+    for fut in as_completed(futures):
+        yield futures[fut], fut.result()
 
 
 #: --check-dt warns when a weight moves more than this between dt and dt/2 [V]
@@ -302,15 +315,21 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
     protect = (Path(study),) if isinstance(study, str | Path) and Path(study).is_file() else ()
     plan = validate(st, out=out, shard=shard, chunk=chunk, protect=protect)
     points, tasks = plan.points, plan.tasks
-    store = PartStore(parts_dir(Path(out)), study_to_toml(st) + f"\n# shard {shard}\n") if out else None
+    connection = connect_dask(dask) if dask else None  # before any file: a dead address leaves none
+    store = None
     try:
-        return _run_plan(st, points, tasks, store, out, shard, threads, progress, dask, check_dt_sample)
+        store = PartStore(parts_dir(Path(out)), study_to_toml(st) + f"\n# shard {shard}\n") if out else None
+        return _run_plan(st, points, tasks, store, out, shard, threads, progress, connection, check_dt_sample)
     finally:
         if store:
             store.close()
+        if connection:
+            connection[0].close()
+            if connection[1] is not None:
+                connection[1].close()
 
 
-def _run_plan(st, points, tasks, store, out, shard, threads, progress, dask, check_dt_sample) -> xr.Dataset:
+def _run_plan(st, points, tasks, store, out, shard, threads, progress, connection, check_dt_sample) -> xr.Dataset:
     finished = store.finished(tasks) if store else set()
     results: dict[TaskKey, InstanceResults] = {}
     todo = [k for k in tasks if k not in finished]
@@ -319,7 +338,7 @@ def _run_plan(st, points, tasks, store, out, shard, threads, progress, dask, che
     if progress:
         progress(done, total)
     t0 = time.perf_counter()
-    runner = _dask(st, points, todo, dask, threads) if dask else _local(st, points, todo, threads)
+    runner = _dask(st, points, todo, connection, threads) if connection else _local(st, points, todo, threads)
     for key, res in runner:
         if store:  # kept on disk only: the result is written from there with bounded memory
             store.save(key, res)

@@ -12,19 +12,21 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
-from mcaann.units import parse_spice_number
+from mcaann.units import parse_spice_number, warn_suffix
 
 #: most integration steps per row (task.T_row / integrator.dt) a study may ask for
 MAX_STEPS_PER_ROW = 10**7
 
 
-def _si(v: object) -> object:
+def _si(v: object, info: ValidationInfo) -> object:
     if isinstance(v, bool):
         raise ValueError(f"must be a number, not a boolean ({str(v).lower()})")
     if isinstance(v, str):
-        return parse_spice_number(v)
+        value = parse_spice_number(v)
+        warn_suffix(info.field_name, v, value)
+        return value
     return v
 
 
@@ -267,3 +269,21 @@ class Study(_Section):
     @property
     def settle_steps(self) -> int:
         return int(round(self.task.T_settle / self.integrator.dt))
+
+
+def field_units(key: str) -> str:
+    """The units of study field ``key`` ("circuit.C" -> "F") from its description's ``[...]``;
+    "" for a field without (counts, names, flags)."""
+    import re
+
+    model: type[BaseModel] = Study
+    info = None
+    for part in key.split("."):
+        fields = {(f.alias or n): f for n, f in model.model_fields.items()} | dict(model.model_fields)
+        info = fields.get(part)
+        if info is None:
+            return ""
+        ann = info.annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else BaseModel
+    m = re.search(r"\[([^\]]+)\]", (info.description or "") if info else "")
+    return m.group(1) if m else ""
