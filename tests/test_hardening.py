@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -259,3 +261,23 @@ def test_cf_acdd_attributes_flags_units_and_temperature(tmp_path):
     for v in ("converged", "diverged"):
         assert list(ds[v].attrs["flag_values"]) == [0, 1] and len(ds[v].attrs["flag_meanings"].split()) == 2
     assert ds["temperature"].attrs["units"] == "K" and float(ds["temperature"][0]) == 300.15
+
+
+# defect 8: many processes, one kernel cache
+@pytest.mark.slow
+def test_eight_processes_on_one_empty_kernel_cache(tmp_path):
+    env = {**os.environ, "MCAANN_KERNEL_CACHE": str(tmp_path / "cache"), "NUMBA_NUM_THREADS": "1"}
+    outs = [tmp_path / f"r{i}.nc" for i in range(8)]
+    procs = [subprocess.Popen([sys.executable, "-m", "mcaann.cli", "run", "xor_ideal", "--instances", "64", "--set",
+                               "task.epochs=2", "--quiet", "--threads", "1", "--out", str(o)], env=env,
+                              stderr=subprocess.PIPE, text=True) for o in outs]
+    for p in procs:
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err
+    first = open_result(outs[0])
+    for o in outs[1:]:
+        ds = open_result(o)
+        _same_numbers(first, ds)
+        skip = ("created", "date_created", "history", "wall_time", "instance_steps_per_second")
+        assert {k: str(v) for k, v in ds.attrs.items() if k not in skip} == {
+            k: str(v) for k, v in first.attrs.items() if k not in skip}
