@@ -217,12 +217,12 @@ def connect_dask(address: str):
 
     if address == "local":
         cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
-        return Client(cluster), cluster
+        return Client(cluster, set_as_default=False), cluster
     box: dict = {}
 
     def connect():
         try:
-            box["client"] = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+            box["client"] = Client(address, timeout=DASK_CONNECT_TIMEOUT_S, set_as_default=False)
         except Exception as exc:  # noqa: BLE001 - reported below as bad input
             box["error"] = exc
 
