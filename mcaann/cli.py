@@ -252,8 +252,7 @@ def validate(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None
             plan = validate_run(st)
     except StudyError as exc:
         _fail(str(exc))
-    console.print(f"{st.name}: valid; result about {_fmt_bytes(plan.est_bytes)} "
-                  f"(and as much again in its resume folder while it runs)")
+    console.print(f"{st.name}: valid; estimated result size {_fmt_bytes(plan.est_bytes)}")
 
 
 @app.command()

@@ -98,7 +98,7 @@ def test_empty_shard_writes_a_part_that_merges(tmp_path):
 # defect 4: size before work
 def test_size_estimate_printed_and_a_run_too_big_for_the_disk_refused(tmp_path):
     res = runner.invoke(app, ["validate", "xor"])
-    assert res.exit_code == 0 and "result about" in res.output and "B" in res.output
+    assert res.exit_code == 0 and "estimated result size" in res.output and "MB" in res.output
     out = tmp_path / "huge.nc"
     t0 = time.perf_counter()
     res = runner.invoke(app, ["run", "xor", "--instances", "1000000000", "--quiet", "--out", str(out)])

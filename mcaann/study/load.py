@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import ValidationError
 
 from mcaann.errors import StudyError
-from mcaann.study.schema import Study
+from mcaann.study.schema import Study, _set_path, _validate
 from mcaann.units import parse_spice_number
 
 __all__ = ["StudyError", "builtin_studies", "load_study", "study_to_toml", "sweep_points"]
@@ -24,42 +23,6 @@ BUILTIN_DIR = Path(__file__).resolve().parent.parent / "studies"
 def builtin_studies() -> dict[str, Path]:
     """Built-in study names and their TOML files."""
     return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.toml"))}
-
-
-def _format_validation(err: ValidationError) -> str:
-    e = err.errors()[0]
-    loc = ".".join(str(p) for p in e["loc"] if not isinstance(p, int) or True)
-    loc = loc.replace("yield_", "yield")
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "extra_forbidden":
-        msg = "unknown key"
-    # A validator's message may start with the field it concerns ("T_settle: ...").
-    head, sep, rest = msg.partition(": ")
-    if sep and " " not in head:
-        loc = f"{loc}.{head}" if loc and not head.startswith(loc) and "." not in head else head
-        msg = rest
-    inp = e.get("input")
-    if e["type"] not in ("extra_forbidden", "value_error", "missing") and not isinstance(inp, dict):
-        msg = f"{msg} (got {inp!r})"
-    return f"{loc}: {msg}" if loc else msg
-
-
-def _set_path(raw: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = raw
-    for p in parts[:-1]:
-        nxt = node.setdefault(p, {})
-        if not isinstance(nxt, dict):
-            raise StudyError(f"{key}: {p!r} is not a section")
-        node = nxt
-    node[parts[-1]] = value
-
-
-def _validate(raw: dict) -> Study:
-    try:
-        return Study.model_validate(raw)
-    except ValidationError as err:
-        raise StudyError(_format_validation(err)) from None
 
 
 def _read_toml(path: Path) -> dict:

@@ -12,8 +12,18 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
+from mcaann.errors import StudyError
 from mcaann.units import parse_spice_number, warn_suffix
 
 #: most integration steps per row (task.T_row / integrator.dt) a study may ask for
@@ -232,11 +242,12 @@ class Study(_Section):
 
     def at(self, point: dict[str, Any]) -> Study:
         """The study at one sweep point: the point's values set, the sweep table removed."""
-        from mcaann.study.load import load_study
-
         raw = self.raw()
         raw.pop("sweep", None)
-        st = load_study(raw, overrides=point)
+        for key, value in point.items():
+            _set_path(raw, key, value)
+        st = _validate(raw)
+        st._raw = raw
         st._base_dir = self._base_dir
         return st
 
@@ -287,3 +298,39 @@ def field_units(key: str) -> str:
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else BaseModel
     m = re.search(r"\[([^\]]+)\]", (info.description or "") if info else "")
     return m.group(1) if m else ""
+
+
+def _format_validation(err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"] if not isinstance(p, int) or True)
+    loc = loc.replace("yield_", "yield")
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key"
+    # A validator's message may start with the field it concerns ("T_settle: ...").
+    head, sep, rest = msg.partition(": ")
+    if sep and " " not in head:
+        loc = f"{loc}.{head}" if loc and not head.startswith(loc) and "." not in head else head
+        msg = rest
+    inp = e.get("input")
+    if e["type"] not in ("extra_forbidden", "value_error", "missing") and not isinstance(inp, dict):
+        msg = f"{msg} (got {inp!r})"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def _set_path(raw: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for p in parts[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise StudyError(f"{key}: {p!r} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _validate(raw: dict) -> Study:
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as err:
+        raise StudyError(_format_validation(err)) from None
