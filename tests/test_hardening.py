@@ -281,3 +281,17 @@ def test_eight_processes_on_one_empty_kernel_cache(tmp_path):
         skip = ("created", "date_created", "history", "wall_time", "instance_steps_per_second")
         assert {k: str(v) for k, v in ds.attrs.items() if k not in skip} == {
             k: str(v) for k, v in first.attrs.items() if k not in skip}
+
+
+def test_run_summary_fits_80_columns_without_cutting_a_sweep_key():
+    from rich.console import Console
+
+    from mcaann.report.summary import summary_table
+
+    ds = run_study("xor", monte_carlo__instances=2, task__epochs=2, sweeps={"mismatch.global_fraction": [0.1, 0.2]})
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115 - closed with the console
+    console.print(summary_table(ds))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "mismatch.global_fraction" in text
+    assert sum("% [" in line for line in text.splitlines()) == 2  # one line per sweep point: no cell wraps

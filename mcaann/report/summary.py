@@ -44,18 +44,18 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
     """A rich table of :func:`summary_rows`."""
     dims = sweep_dims(ds)
     t = Table(title=title or f"mcaann: {ds.attrs.get('study_name', '')}", title_justify="left")
-    for d in dims:
-        t.add_column(d.replace("__", "."), justify="right")
-    for col in ("converged", "yield [95% CI]", "epochs to converge p10/p50/p90", "final MSE p50/p90 [V²]",
-                "diverged"):
-        t.add_column(col, justify="right")
+    for d in dims:  # a sweep key's name is never cut
+        name = d.replace("__", ".")
+        t.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    for col in ("converged", "yield [95% CI]", "epochs\np10/50/90", "MSE [V²]\np50/p90", "div."):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in summary_rows(ds):
-        cells = [str(r[d]) for d in dims]
+        cells = [f"{r[d]:.3g}" if isinstance(r[d], float) else str(r[d]) for d in dims]
         cells += [
             f"{r['converged']}/{r['instances']}",
-            f"{100 * r['yield_']:.1f}% [{100 * r['yield_lo']:.1f}, {100 * r['yield_hi']:.1f}]",
-            f"{_fmt(r['ep10'], '.0f')} / {_fmt(r['ep50'], '.0f')} / {_fmt(r['ep90'], '.0f')}",
-            f"{_fmt(r['mse50'])} / {_fmt(r['mse90'])}",
+            f"{100 * r['yield_']:.1f}% [{100 * r['yield_lo']:.1f},{100 * r['yield_hi']:.1f}]",
+            f"{_fmt(r['ep10'], '.0f')}/{_fmt(r['ep50'], '.0f')}/{_fmt(r['ep90'], '.0f')}",
+            f"{_fmt(r['mse50'])}/{_fmt(r['mse90'])}",
             str(r["diverged"]),
         ]
         t.add_row(*cells)
