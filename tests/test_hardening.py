@@ -295,3 +295,16 @@ def test_run_summary_fits_80_columns_without_cutting_a_sweep_key():
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "mismatch.global_fraction" in text
     assert sum("% [" in line for line in text.splitlines()) == 2  # one line per sweep point: no cell wraps
+
+
+def test_weights_figure_leaves_out_diverged_instances_and_counts_them():
+    from mcaann.report.figures import weight_figure
+
+    ds = run_study("xor", monte_carlo__instances=8, task__epochs=2).load()
+    ds["diverged"][:3] = True
+    ds["w_final"][:3] = 1e30
+    fig = weight_figure(ds)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "diverged, left out (3 inst.)" in labels
+    assert ax.get_xlim()[1] < 10  # the frozen 1e30 V weights do not set the range
