@@ -226,9 +226,13 @@ def test_sweep_without_values_in_a_study_file(tmp_path):
         load_study(str(study))
 
 
-def test_swept_boolean_stays_boolean():
+def test_swept_boolean_stays_boolean_and_a_swept_seed_is_recorded_per_point():
     ds = run_study("xor", monte_carlo__instances=2, task__epochs=2, sweeps={"noise.enabled": [False, True]})
     assert ds["noise__enabled"].dtype == bool
+    seeds = [7, 4294967295]
+    ds = run_study("xor", monte_carlo__instances=2, task__epochs=2, sweeps={"monte_carlo.seed": seeds})
+    assert ds["monte_carlo__seed"].values.tolist() == seeds
+    assert not np.array_equal(ds["w_init"][0].values, ds["w_init"][1].values)
 
 
 

@@ -144,6 +144,8 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
         vals = study.sweep[k]
         if all(isinstance(v, bool) for v in vals):
             arr = np.asarray(vals, dtype=bool)
+        elif all(isinstance(v, int) and not isinstance(v, bool) for v in vals):  # seeds, counts: exact
+            arr = np.asarray(vals, dtype=np.int64)
         elif all(isinstance(v, int | float) for v in vals):
             arr = np.asarray(vals, dtype=float)
         else:

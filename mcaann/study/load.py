@@ -130,7 +130,7 @@ def _sweep_value_key(v: Any) -> Any:
     if isinstance(v, bool):
         return ("bool", v)
     if isinstance(v, int | float):
-        return ("number", float(v))
+        return ("number", v)  # int and float compare exactly: 1 == 1.0, 2**60 + 1 != 2.0**60
     return ("other", repr(v))
 
 
