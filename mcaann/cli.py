@@ -87,6 +87,20 @@ def _load(study, sets, sweeps, instances=None, seed=None):
 
 
 @contextlib.contextmanager
+def _progress_bar(name: str, show: bool):
+    """A progress callback ``(done, total)`` drawing a bar on a terminal, or ``None``."""
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("instances"), TimeRemainingColumn(), console=console) as bar:
+        tid = bar.add_task(name, total=None)
+        yield lambda done, total: bar.update(tid, completed=done, total=total)
+
+
+@contextlib.contextmanager
 def _sigterm_as_exception():
     """SIGTERM (a batch scheduler's stop) raises ``Terminated`` in the main thread, so that it
     unwinds like Ctrl-C: finished parts kept, temporary files removed."""
@@ -143,8 +157,6 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
 ) -> None:
     """Run a study and write its result dataset (netCDF). Rerun the same command to resume."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from mcaann.parts import parts_dir
     from mcaann.report.summary import summary_table
     from mcaann.runner import run_study
@@ -171,17 +183,9 @@ def run(
         typer.echo(f"note: {path} exists and is replaced when this run finishes", err=True)
     show = not quiet and sys.stdout.isatty()
     try:
-        with _sigterm_as_exception(), _one_line_warnings():
-            if show:
-                with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                              TextColumn("instances"), TimeRemainingColumn(), console=console) as bar:
-                    tid = bar.add_task(st.name, total=None)
-                    ds = run_study(st, threads=threads, out=path, shard=shard_kn, dask=dask, chunk=chunk,
-                                   check_dt_sample=64 if check_dt else None,
-                                   progress=lambda done, total: bar.update(tid, completed=done, total=total))
-            else:
-                ds = run_study(st, threads=threads, out=path, shard=shard_kn, dask=dask, chunk=chunk,
-                               check_dt_sample=64 if check_dt else None)
+        with _sigterm_as_exception(), _one_line_warnings(), _progress_bar(st.name, show) as progress:
+            ds = run_study(st, threads=threads, out=path, shard=shard_kn, dask=dask, chunk=chunk,
+                           check_dt_sample=64 if check_dt else None, progress=progress)
     except StudyError as exc:
         _fail(str(exc))
     except (KeyboardInterrupt, Terminated) as exc:
