@@ -20,6 +20,7 @@ import numpy as np
 
 from mcaann.engine.driver import InstanceResults
 from mcaann.errors import McaannWarning, StudyError
+from mcaann.fsutil import atomic_write_text
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(InstanceResults) if f.name not in ("start", "stop", "params"))
 
@@ -42,7 +43,7 @@ class PartStore:
                 raise StudyError(f"--out: {self.folder} holds the unfinished run of another study; "
                                  "remove it or choose another --out")
         else:
-            _atomic_text(pinned, study_text)
+            atomic_write_text(pinned, study_text)
 
     def _path(self, key) -> Path:
         return self.folder / f"task_p{key.point}_{key.start}_{key.stop}.npz"
@@ -123,15 +124,6 @@ def _lock(folder: Path) -> int:
         raise StudyError(f"--out: another run is writing to {folder.name.removesuffix('.parts')} "
                          "(its resume folder is locked); wait for it or choose another --out") from None
     return fd
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _load_member(path: Path, name: str) -> np.ndarray:

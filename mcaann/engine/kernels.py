@@ -18,11 +18,11 @@ import fcntl
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
 from mcaann.engine.codegen import KernelSpec, generate
+from mcaann.fsutil import atomic_write_text
 
 _LOADED: dict[str, ModuleType] = {}
 
@@ -46,12 +46,7 @@ def kernel_module(spec: KernelSpec) -> ModuleType:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one writer per entry; readers wait for a whole file
         if not path.exists() or path.read_text() != source:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(source)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            atomic_write_text(path, source)
         name = f"mcaann_kernel_{key}"
         mod_spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(mod_spec)
