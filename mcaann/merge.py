@@ -40,7 +40,7 @@ def merge_parts(paths: list[str | Path]) -> xr.Dataset:
             raise StudyError(f"merge: {p} is a part of another study than {p0}")
         if ds.attrs["seed"] != d0.attrs["seed"]:
             raise StudyError(f"merge: {p} has seed {ds.attrs['seed']}, {p0} has {d0.attrs['seed']}")
-    parts.sort(key=lambda x: int(x[1].attrs["shard_start"]))
+    parts.sort(key=lambda x: (int(x[1].attrs["shard_start"]), int(x[1].attrs["shard_stop"])))  # empty parts first
     n_shards = int(str(d0.attrs["shard"]).split("/")[1])
     total = int(tomllib.loads(d0.attrs["study"])["monte_carlo"]["instances"])
     pos, prev = 0, None

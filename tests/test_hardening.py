@@ -93,6 +93,7 @@ def test_empty_shard_writes_a_part_that_merges(tmp_path):
     assert open_result(parts[0]).sizes["instance"] == 0
     assert not list(tmp_path.glob("*.parts"))
     _same_numbers(open_result(single), merge_parts(parts))
+    _same_numbers(open_result(single), merge_parts(parts[::-1]))  # in any order
 
 
 # defect 4: size before work
