@@ -157,10 +157,9 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
 ) -> None:
     """Run a study and write its result dataset (netCDF). Rerun the same command to resume."""
-    from mcaann.parts import parts_dir
     from mcaann.report.summary import summary_table
-    from mcaann.runner import run_study
-    from mcaann.runner import validate as validate_run
+    from mcaann.scale import parts_dir, run_study
+    from mcaann.scale import validate as validate_run
 
     try:
         extra = list(set_ or [])
@@ -204,8 +203,8 @@ def merge(
 ) -> None:
     """Join the shards of an array job into the file a single run writes."""
     from mcaann.io.netcdf import check_target, write_result
-    from mcaann.merge import merge_parts
     from mcaann.report.summary import summary_table
+    from mcaann.scale import merge_parts
 
     try:
         check_target(out, protect=tuple(parts))
@@ -247,8 +246,8 @@ def show(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) ->
 @app.command()
 def validate(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) -> None:
     """Check a study (fields, dataset, sweep) and exit: 0 valid, 2 invalid; print the result's size."""
-    from mcaann.runner import _fmt_bytes
-    from mcaann.runner import validate as validate_run
+    from mcaann.scale.plan import format_bytes
+    from mcaann.scale import validate as validate_run
 
     try:
         with _one_line_warnings():
@@ -256,7 +255,7 @@ def validate(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None
             plan = validate_run(st)
     except StudyError as exc:
         _fail(str(exc))
-    console.print(f"{st.name}: valid; estimated result size {_fmt_bytes(plan.est_bytes)}")
+    console.print(f"{st.name}: valid; estimated result size {format_bytes(plan.est_bytes)}")
 
 
 @app.command()
