@@ -246,8 +246,8 @@ def show(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) ->
 @app.command()
 def validate(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) -> None:
     """Check a study (fields, dataset, sweep) and exit: 0 valid, 2 invalid; print the result's size."""
-    from mcaann.scale.plan import format_bytes
     from mcaann.scale import validate as validate_run
+    from mcaann.scale.plan import format_bytes
 
     try:
         with _one_line_warnings():
