@@ -1,12 +1,11 @@
-"""Prints the benchmark table (the same as `mcaann bench`): figures, not pass/fail."""
+"""Prints the benchmark table: a thin entry to `mcaann bench`, whose one home is `mcaann/bench/`.
 
-from rich.console import Console
-from rich.table import Table
+Figures, not pass/fail. Arguments are passed on (`python benchmarks/bench_engine.py --quick`).
+"""
 
-from mcaann.bench.engine_bench import run_benchmark
+import sys
+
+from mcaann.cli import app
 
 if __name__ == "__main__":
-    t = Table("what", "instance-steps/s or ratio", title="mcaann benchmark")
-    for what, fig in run_benchmark():
-        t.add_row(what, fig)
-    Console().print(t)
+    app(["bench", *sys.argv[1:]])

@@ -9,7 +9,7 @@ statistics as an xarray dataset.
 __version__ = "0.1.0"
 
 from mcaann.io.netcdf import open_result, write_result  # noqa: E402
-from mcaann.runner import run_study  # noqa: E402
+from mcaann.scale import run_study  # noqa: E402
 from mcaann.stats import wilson_interval  # noqa: E402
 from mcaann.study.load import load_study  # noqa: E402
 from mcaann.study.schema import Study  # noqa: E402

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from mcaann.study.load import StudyError
-from mcaann.units import parse_cli_value
+from mcaann.errors import McaannWarning, StudyError, Terminated
+from mcaann.units import parse_cli_value, warn_suffix
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Monte Carlo simulation of self-training analogue neural-network circuits.")
@@ -47,7 +51,11 @@ def parse_assignments(sets: list[str] | None, sweeps: list[str] | None) -> tuple
         key, eq, val = s.partition("=")
         if not eq or not key.strip():
             raise StudyError(f"--set {s!r}: expected key.path=value")
+        if key.strip() in ov:
+            raise StudyError(f"--set {key.strip()}: given twice")
         ov[key.strip()] = parse_cli_value(val)
+        if isinstance(ov[key.strip()], float):
+            warn_suffix(key.strip(), val, ov[key.strip()])
     for s in sweeps or []:
         key, eq, val = s.partition("=")
         if not eq or not key.strip():
@@ -55,6 +63,8 @@ def parse_assignments(sets: list[str] | None, sweeps: list[str] | None) -> tuple
         values = [parse_cli_value(v) for v in _split_values(val)]
         if not values:
             raise StudyError(f"--sweep {key.strip()}: no values")
+        if key.strip() in sw:
+            raise StudyError(f"--sweep {key.strip()}: given twice")
         sw[key.strip()] = values
     return ov, sw
 
@@ -67,12 +77,53 @@ SweepOpt = Annotated[list[str] | None, typer.Option("--sweep", help="sweep a fie
 def _load(study, sets, sweeps, instances=None, seed=None):
     from mcaann.study.load import load_study
 
-    ov, sw = parse_assignments(sets, sweeps)
+    with _one_line_warnings():
+        ov, sw = parse_assignments(sets, sweeps)
     if instances is not None:
         ov["monte_carlo.instances"] = instances
     if seed is not None:
         ov["monte_carlo.seed"] = seed
     return load_study(study, ov, sw)
+
+
+@contextlib.contextmanager
+def _progress_bar(name: str, show: bool):
+    """A progress callback ``(done, total)`` drawing a bar on a terminal, or ``None``."""
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("instances"), TimeRemainingColumn(), console=console) as bar:
+        tid = bar.add_task(name, total=None)
+        yield lambda done, total: bar.update(tid, completed=done, total=total)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception():
+    """SIGTERM (a batch scheduler's stop) raises ``Terminated`` in the main thread, so that it
+    unwinds like Ctrl-C: finished parts kept, temporary files removed."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """mcaann's warnings as one ``warning: ...`` line each on stderr."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        typer.echo(f"warning: {message}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", McaannWarning)
+        warnings.showwarning = show
+        yield
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -106,12 +157,9 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
 ) -> None:
     """Run a study and write its result dataset (netCDF). Rerun the same command to resume."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from mcaann.engine.driver import study_task
-    from mcaann.parts import parts_dir
     from mcaann.report.summary import summary_table
-    from mcaann.runner import plan_tasks, run_study
+    from mcaann.scale import parts_dir, run_study
+    from mcaann.scale import validate as validate_run
 
     try:
         extra = list(set_ or [])
@@ -119,38 +167,30 @@ def run(
             extra.append(f"output.keep_every={keep_every}")
         if curves_float32:
             extra.append("output.curves_dtype=float32")
-        st = _load(study, extra, sweep, instances, seed)
+        with _one_line_warnings():
+            st = _load(study, extra, sweep, instances, seed)
         shard_kn = _parse_shard(shard)
-        plan_tasks(st, shard=shard_kn)
-        study_task(st)
         if threads is not None and threads < 1:
             raise StudyError("--threads: must be at least 1")
-        if chunk is not None and chunk < 1:
-            raise StudyError("--chunk: must be at least 1")
+        path = out if out is not None else Path("results") / (
+            f"{st.name}.nc" if shard_kn is None else f"{st.name}.part{shard_kn[0]}.nc")
+        protect = (Path(study),) if study is not None and Path(study).is_file() else ()
+        plan = validate_run(st, out=path, shard=shard_kn, chunk=chunk, protect=protect)
     except StudyError as exc:
         _fail(str(exc))
-    path = out or Path("results") / (f"{st.name}.nc" if shard_kn is None else f"{st.name}.part{shard_kn[0]}.nc")
+    if plan.overwrites and not quiet:
+        typer.echo(f"note: {path} exists and is replaced when this run finishes", err=True)
     show = not quiet and sys.stdout.isatty()
     try:
-        if show:
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("instances"), TimeRemainingColumn(), console=console) as bar:
-                tid = bar.add_task(st.name, total=None)
-
-                def progress(done, total):
-                    bar.update(tid, completed=done, total=total)
-
-                ds = run_study(st, threads=threads, progress=progress, out=path, shard=shard_kn, dask=dask, chunk=chunk,
-                               check_dt_sample=64 if check_dt else None)
-        else:
+        with _sigterm_as_exception(), _one_line_warnings(), _progress_bar(st.name, show) as progress:
             ds = run_study(st, threads=threads, out=path, shard=shard_kn, dask=dask, chunk=chunk,
-                               check_dt_sample=64 if check_dt else None)
+                           check_dt_sample=64 if check_dt else None, progress=progress)
     except StudyError as exc:
         _fail(str(exc))
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: finished tasks are kept in {parts_dir(path)}; "
-                   "run the same command again to resume", err=True)
-        raise typer.Exit(130) from None
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: finished tasks are kept in "
+                   f"{parts_dir(path)}; run the same command again to resume", err=True)
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     if not quiet:
         console.print(summary_table(ds))
         console.print(f"written: {path}")
@@ -162,15 +202,16 @@ def merge(
     out: Annotated[Path, typer.Option(help="merged result file")],
 ) -> None:
     """Join the shards of an array job into the file a single run writes."""
-    from mcaann.io.netcdf import write_result
-    from mcaann.merge import merge_parts
+    from mcaann.io.netcdf import check_target, write_result
     from mcaann.report.summary import summary_table
+    from mcaann.scale import merge_parts
 
     try:
+        check_target(out, protect=tuple(parts))
         ds = merge_parts(parts)
+        write_result(ds, out)
     except StudyError as exc:
         _fail(str(exc))
-    write_result(ds, out)
     console.print(summary_table(ds))
     console.print(f"written: {out}")
 
@@ -195,7 +236,8 @@ def show(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) ->
     from mcaann.study.load import study_to_toml
 
     try:
-        st = _load(study, set_, sweep)
+        with _one_line_warnings():
+            st = _load(study, set_, sweep)
     except StudyError as exc:
         _fail(str(exc))
     print(study_to_toml(st), end="")
@@ -203,17 +245,17 @@ def show(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) ->
 
 @app.command()
 def validate(study: StudyArg = None, set_: SetOpt = None, sweep: SweepOpt = None) -> None:
-    """Check a study (fields, dataset, sweep) and exit: 0 valid, 2 invalid."""
-    from mcaann.engine.driver import study_task
-    from mcaann.runner import plan_tasks
+    """Check a study (fields, dataset, sweep) and exit: 0 valid, 2 invalid; print the result's size."""
+    from mcaann.scale import validate as validate_run
+    from mcaann.scale.plan import format_bytes
 
     try:
-        st = _load(study, set_, sweep)
-        plan_tasks(st)
-        study_task(st)
+        with _one_line_warnings():
+            st = _load(study, set_, sweep)
+            plan = validate_run(st)
     except StudyError as exc:
         _fail(str(exc))
-    console.print(f"{st.name}: valid")
+    console.print(f"{st.name}: valid; estimated result size {format_bytes(plan.est_bytes)}")
 
 
 @app.command()
@@ -280,6 +322,17 @@ def report(
         ds = open_result(result)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
         _fail(f"{result}: not a result file ({exc.__class__.__name__})")
+    missing = [v for v in ("mse", "converged", "yield", "w_final") if v not in ds] + (
+        [] if "study" in ds.attrs else ["attribute study"])
+    if missing:
+        _fail(f"{result}: not an mcaann result file (no {', '.join(missing)})")
+    if plots is not None:
+        if plots.exists() and not plots.is_dir():
+            _fail(f"--plots {plots}: not a folder")
+        from mcaann.io.netcdf import nearest_folder
+
+        if not os.access(nearest_folder(plots / "x"), os.W_OK | os.X_OK):
+            _fail(f"--plots {plots}: folder is not writable")
     console.print(summary_table(ds))
     from mcaann.report.figures import attribution_table
 

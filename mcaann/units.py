@@ -50,6 +50,23 @@ def parse_spice_number(text: str) -> float:
     raise ValueError(f"unknown SPICE suffix in {text!r}")
 
 
+#: a number with an exponent and a SPICE suffix ("1e-13F"): almost always a unit taken for a scale
+_EXPONENT_AND_SUFFIX = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+\s*[a-zA-Zµ]+\s*$")
+
+
+def warn_suffix(field: str, text: str, value: float) -> None:
+    """Warn (``McaannWarning``) when ``text`` has both an exponent and a suffix, as ``"1e-13F"``
+    (read the SPICE way: 1e-28, F = femto), so that a unit taken for a scale is seen."""
+    if not _EXPONENT_AND_SUFFIX.match(text):
+        return
+    import warnings
+
+    from mcaann.errors import McaannWarning
+
+    warnings.warn(f"{field}: {text!r} reads as {value:g} (a SPICE suffix scales: F is femto, not farad; "
+                  "M is milli); write the number without the letters", McaannWarning, stacklevel=3)
+
+
 def parse_cli_value(text: str) -> object:
     """Read a ``--set``/``--sweep`` value: a TOML literal, else a SPICE number, else a string."""
     import tomllib

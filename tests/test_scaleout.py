@@ -151,7 +151,10 @@ def test_dask_local_cluster_with_a_killed_worker_equals_single_run(long_single):
     _same_numbers(long_single, result["ds"])
 
 
-def test_ctrl_c_stops_quickly_exits_130_and_resumes(tmp_path, long_single):
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_stops_quickly_and_resumes(tmp_path, long_single, sig, code):
+    """Ctrl-C (exit 130) and a batch scheduler's SIGTERM (exit 143) alike keep the finished parts,
+    leave no temporary file and resume to the uninterrupted result."""
     out = tmp_path / "int.nc"
     parts = Path(str(out) + ".parts")
     # a run long enough to be interrupted mid-task
@@ -164,12 +167,14 @@ def test_ctrl_c_stops_quickly_exits_130_and_resumes(tmp_path, long_single):
         time.sleep(0.02)
     assert proc.poll() is None
     t0 = time.time()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert time.time() - t0 < 3.0
-    assert proc.returncode == 130
+    assert proc.returncode == code, err
     assert "run the same command again to resume" in err
     assert not out.exists() and parts.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["int.nc.parts"]
+    assert not list(parts.glob("*.tmp"))
     res = runner.invoke(app, ["run", *LONG_ARGS, "--out", str(out)])
     assert res.exit_code == 0
     _same_numbers(long_single, open_result(out))

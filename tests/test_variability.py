@@ -227,7 +227,7 @@ def test_hold_noise_variance():
 def test_spatial_gradient_is_a_plane_per_die_with_the_declared_sigma():
     from mcaann.variability.mismatch import sample_instances
 
-    s = 2e3  # 0.2 % per um
+    s = 1e3  # 0.1 % per um: no gain reaches zero (that would be clipped, see clip_physical)
     st = load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0, "process.A_C": 0.0,
                             "mismatch.gradient": s, "mismatch.gradient_offset": 50.0})
     topo = Topology((2, 8, 1))

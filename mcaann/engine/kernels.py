@@ -4,18 +4,25 @@ The generated source is written once (atomically) under the kernel cache folder,
 ``$MCAANN_KERNEL_CACHE`` or ``~/.cache/mcaann/kernels``, and imported from there; Numba's
 ``cache=True`` then keeps the machine code in that folder's ``__pycache__``, so a second
 launch does not recompile.
+
+Many processes may share one cache (an array job on a network file system): the source of
+an entry is written under an exclusive ``fcntl`` lock of that entry (``k_<key>.lock``, dropped by
+the kernel when a process dies, even by ``kill -9``), to a temporary name and renamed into
+place, and rewritten only when it differs, so that no process reads half a file and an
+unchanged source keeps its compiled code valid for every process.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
 from mcaann.engine.codegen import KernelSpec, generate
+from mcaann.fsutil import atomic_write_text
 
 _LOADED: dict[str, ModuleType] = {}
 
@@ -35,15 +42,17 @@ def kernel_module(spec: KernelSpec) -> ModuleType:
         return _LOADED[key]
     path = cache_dir() / f"k_{key}.py"
     source = generate(spec)
-    if not path.exists() or path.read_text() != source:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)
-    name = f"mcaann_kernel_{key}"
-    mod_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(mod_spec)
-    sys.modules[name] = module
-    mod_spec.loader.exec_module(module)
+    lock = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one writer per entry; readers wait for a whole file
+        if not path.exists() or path.read_text() != source:
+            atomic_write_text(path, source)
+        name = f"mcaann_kernel_{key}"
+        mod_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[name] = module
+        mod_spec.loader.exec_module(module)
+    finally:
+        os.close(lock)
     _LOADED[key] = module
     return module

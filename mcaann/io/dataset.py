@@ -8,6 +8,7 @@ Dimensions: one per sweep key (``mismatch.scale`` -> ``mismatch__scale``), then
 from __future__ import annotations
 
 import datetime as _dt
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -16,11 +17,20 @@ from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
 from mcaann.circuit.network import Topology
 from mcaann.stats.convergence import converged_mask, convergence_epochs
 from mcaann.stats.yield_ import wilson_interval
+from mcaann.study.schema import field_units
 
 
 def sweep_dim(key: str) -> str:
     """Dimension name of a sweep key: dots become double underscores."""
     return key.replace(".", "__")
+
+
+_FLAGS_CONVERGED = {"flag_values": np.array([0, 1], np.int8), "flag_meanings": "not_converged converged"}
+_FLAGS_DIVERGED = {"flag_values": np.array([0, 1], np.int8), "flag_meanings": "finite diverged"}
+#: the paper whose circuit mcaann models (seed 004)
+REFERENCES = ("Fully analogue training circuit block concept based on backpropagation for neural networks "
+              "without clock control, capacitors as weight memory, XOR validation (mcaann seed 004); "
+              "equations in docs/model.md")
 
 
 def _attrs(units: str, long_name: str, **extra) -> dict:
@@ -60,10 +70,11 @@ def per_instance_variables(study, res) -> dict:
                            _attrs("1", "evaluation accuracy after each epoch (NaN: regression)")),
         "final_mse": (("instance",), res.final_mse, _attrs("V2", "evaluation MSE after the last epoch")),
         "accuracy": (("instance",), res.final_accuracy, _attrs("1", "accuracy after the last epoch (NaN: regression)")),
-        "converged": (("instance",), res.converged, _attrs("1", "converged at the final epoch")),
+        "converged": (("instance",), res.converged, _attrs("1", "converged at the final epoch", **_FLAGS_CONVERGED)),
         "epochs_to_converge": (("instance",), res.epochs_to_converge,
                                _attrs("1", "first epoch from which the yield criterion holds to the end")),
-        "diverged": (("instance",), diverged, _attrs("1", "a weight became non-finite; instance frozen")),
+        "diverged": (("instance",), diverged, _attrs("1", "a weight became non-finite; instance frozen",
+                                                    **_FLAGS_DIVERGED)),
         "diverged_time": (("instance",), np.where(diverged_step >= 0, diverged_step * dt, np.nan),
                           _attrs("s", "circuit time at which the instance diverged")),
         "w_init": (("instance", "weight"), w_init, _attrs("V", "weight voltage before training")),
@@ -95,6 +106,7 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
     from mcaann import __version__
     from mcaann.study.load import study_to_toml
 
+    created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     keys = list(study.sweep)
     shape = tuple(len(study.sweep[k]) for k in keys)
     sdims = tuple(sweep_dim(k) for k in keys)
@@ -130,10 +142,19 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
                                _attrs("s", "retention hold time after training"))
     for k, d in zip(keys, sdims, strict=True):
         vals = study.sweep[k]
-        arr = np.asarray(vals, dtype=float) if all(isinstance(v, int | float) for v in vals) else np.asarray(
-            [str(v) for v in vals])
-        coords[d] = (d, arr, {"long_name": f"sweep of {k}", "units": ""})
+        if all(isinstance(v, bool) for v in vals):
+            arr = np.asarray(vals, dtype=bool)
+        elif all(isinstance(v, int) and not isinstance(v, bool) for v in vals):  # seeds, counts: exact
+            arr = np.asarray(vals, dtype=np.int64)
+        elif all(isinstance(v, int | float) for v in vals):
+            arr = np.asarray(vals, dtype=float)
+        else:
+            arr = np.asarray([str(v) for v in vals])
+        coords[d] = (d, arr, {"long_name": f"sweep of {k}", "units": field_units(k) or "1"})
     ds = xr.Dataset(data_vars, coords=coords)
+    temps = np.reshape([(study.at(p) if p else study).process.temperature for p in points], shape)
+    ds["temperature"] = (sdims, temps, _attrs("K", "chip temperature (process.temperature)",
+                                              standard_name="temperature"))
     ds["task_x"] = (("row", "input"), task.x, _attrs("V", "dataset inputs"))
     ds["task_t"] = (("row", "output"), task.t, _attrs("V", "dataset targets"))
     add_yield(ds)
@@ -142,16 +163,32 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
         study=study_to_toml(study),
         study_name=study.name,
         seed=int(study.monte_carlo.seed),
-        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        created=created,
         integrator=study.integrator.method,
         dt=float(study.integrator.dt),
         dtype=study.integrator.dtype,
         T_row=float(study.task.T_row),
         mse_threshold=float(study.yield_.mse_threshold),
-        Conventions="CF-1.10",
+        Conventions="CF-1.10, ACDD-1.3",
+        title=f"mcaann Monte Carlo study {study.name}: training yield of a self-training analogue network",
+        history=f"{created}: {command_line()}",
+        source=f"mcaann {__version__} (Monte Carlo simulation of self-training analogue neural-network chips)",
+        references=REFERENCES,
+        date_created=created,
+        dt_units="s",
+        T_row_units="s",
+        mse_threshold_units="V2",
     )
     ds.attrs.update(extra_attrs)
     return ds
+
+
+def command_line() -> str:
+    """The command line of this process, for the ``history`` attribute."""
+    import shlex
+    import sys
+
+    return " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
 def add_yield(ds: xr.Dataset) -> xr.Dataset:

@@ -459,7 +459,8 @@ def weight_figure(ds: xr.Dataset, max_points: int = 6) -> Figure:
 
     Initial weights are a grey area; final weights are outlined separately for instances that
     converged (blue) and failed (red), so that a failure mode such as weights stuck at a rail
-    shows up. Histograms are densities (each group has area 1) so that groups of different size
+    shows up; diverged instances are left out (their weights are not physical) and counted in
+    the legend. Histograms are densities (each group has area 1) so that groups of different size
     compare; each panel has its own range, and with long tails the outermost 0.5 % on each side
     is counted in the end bins.
 
@@ -486,7 +487,9 @@ def weight_figure(ds: xr.Dataset, max_points: int = 6) -> Figure:
         m = layer_of == layer
         for r, point in enumerate(points):
             sub = (ds.isel(point) if point else ds).isel(weight=m)
-            edges, cut = _robust_edges(np.concatenate([sub["w_init"].values.ravel(), sub["w_final"].values.ravel()]))
+            div = sub["diverged"].values.astype(bool)  # frozen at non-physical values: left out, counted
+            edges, cut = _robust_edges(np.concatenate([sub["w_init"].values.ravel(),
+                                                       sub["w_final"].values[~div].ravel()]))
             lo, hi = edges[0], edges[-1]
             clipped |= cut
             ax = axes[r, c]
@@ -495,12 +498,14 @@ def weight_figure(ds: xr.Dataset, max_points: int = 6) -> Figure:
             wf = sub["w_final"].values
             dens, _ = np.histogram(np.clip(wi[np.isfinite(wi)], lo, hi), bins=edges, density=True)
             ax.stairs(dens, edges, fill=True, color="0.6", alpha=0.5, label="initial (all)")
-            for sel, colour, name in ((ok, _PASS, "converged"), (~ok, _FAIL, "failed")):
+            for sel, colour, name in ((ok & ~div, _PASS, "converged"), (~ok & ~div, _FAIL, "failed")):
                 v = wf[sel].ravel()
                 v = v[np.isfinite(v)]
                 if v.size:
                     dens, _ = np.histogram(np.clip(v, lo, hi), bins=edges, density=True)
                     ax.stairs(dens, edges, lw=1.5, color=colour, label=f"final, {name} ({int(sel.sum())} inst.)")
+            if div.any():
+                ax.plot([], [], " ", label=f"diverged, left out ({int(div.sum())} inst.)")
             label = _point_label(ds, point)
             ax.set_title(f"{lname}\n{label}" if label else lname, fontsize=9)
             if c == 0:

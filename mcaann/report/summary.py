@@ -44,18 +44,18 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
     """A rich table of :func:`summary_rows`."""
     dims = sweep_dims(ds)
     t = Table(title=title or f"mcaann: {ds.attrs.get('study_name', '')}", title_justify="left")
-    for d in dims:
-        t.add_column(d.replace("__", "."), justify="right")
-    for col in ("converged", "yield [95% CI]", "epochs to converge p10/p50/p90", "final MSE p50/p90 [V²]",
-                "diverged"):
-        t.add_column(col, justify="right")
+    for d in dims:  # a sweep key's name is never cut
+        name = d.replace("__", ".")
+        t.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    for col in ("converged", "yield [95% CI]", "epochs\np10/50/90", "MSE [V²]\np50/p90", "div."):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in summary_rows(ds):
-        cells = [str(r[d]) for d in dims]
+        cells = [f"{r[d]:.3g}" if isinstance(r[d], float) else str(r[d]) for d in dims]
         cells += [
             f"{r['converged']}/{r['instances']}",
-            f"{100 * r['yield_']:.1f}% [{100 * r['yield_lo']:.1f}, {100 * r['yield_hi']:.1f}]",
-            f"{_fmt(r['ep10'], '.0f')} / {_fmt(r['ep50'], '.0f')} / {_fmt(r['ep90'], '.0f')}",
-            f"{_fmt(r['mse50'])} / {_fmt(r['mse90'])}",
+            f"{100 * r['yield_']:.1f}% [{100 * r['yield_lo']:.1f},{100 * r['yield_hi']:.1f}]",
+            f"{_fmt(r['ep10'], '.0f')}/{_fmt(r['ep50'], '.0f')}/{_fmt(r['ep90'], '.0f')}",
+            f"{_fmt(r['mse50'])}/{_fmt(r['mse90'])}",
             str(r["diverged"]),
         ]
         t.add_row(*cells)
@@ -64,6 +64,11 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
                f"yield: final MSE <= {a.get('mse_threshold', float('nan')):.3g} V²"]
     if "wall_time" in a:
         caption.append(f"wall {a['wall_time']:.1f} s, {a['instance_steps_per_second']:.3g} instance-steps/s")
+        if "kernel_time" in a:
+            total = a["wall_time"] + a.get("output_time", 0.0)
+            caption.append(f"kernels {100 * a['kernel_time'] / total:.0f} % of it"
+                           + (" with the result's output" if "output_time" in a else "")
+                           + " (the rest: sampling, packing, statistics, writing)")
     if "check_dt_max_dw" in a:
         verdict = "ok" if a["check_dt_ok"] else "WARNING: dt too coarse, results depend on the step"
         caption.append(f"dt/2 check on {a['check_dt_instances']} instances: max |dw| = "

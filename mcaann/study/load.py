@@ -10,56 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import ValidationError
 
-from mcaann.study.schema import Study
+from mcaann.errors import StudyError
+from mcaann.study.schema import Study, _set_path, _validate
+from mcaann.units import parse_spice_number
+
+__all__ = ["StudyError", "builtin_studies", "load_study", "study_to_toml", "sweep_points"]
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "studies"
-
-
-class StudyError(ValueError):
-    """Bad study input: ``str()`` is one line naming the field and the reason."""
 
 
 def builtin_studies() -> dict[str, Path]:
     """Built-in study names and their TOML files."""
     return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.toml"))}
-
-
-def _format_validation(err: ValidationError) -> str:
-    e = err.errors()[0]
-    loc = ".".join(str(p) for p in e["loc"] if not isinstance(p, int) or True)
-    loc = loc.replace("yield_", "yield")
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "extra_forbidden":
-        msg = "unknown key"
-    # A validator's message may start with the field it concerns ("T_settle: ...").
-    head, sep, rest = msg.partition(": ")
-    if sep and " " not in head:
-        loc = f"{loc}.{head}" if loc and not head.startswith(loc) and "." not in head else head
-        msg = rest
-    inp = e.get("input")
-    if e["type"] not in ("extra_forbidden", "value_error", "missing") and not isinstance(inp, dict):
-        msg = f"{msg} (got {inp!r})"
-    return f"{loc}: {msg}" if loc else msg
-
-
-def _set_path(raw: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = raw
-    for p in parts[:-1]:
-        nxt = node.setdefault(p, {})
-        if not isinstance(nxt, dict):
-            raise StudyError(f"{key}: {p!r} is not a section")
-        node = nxt
-    node[parts[-1]] = value
-
-
-def _validate(raw: dict) -> Study:
-    try:
-        return Study.model_validate(raw)
-    except ValidationError as err:
-        raise StudyError(_format_validation(err)) from None
 
 
 def _read_toml(path: Path) -> dict:
@@ -68,6 +31,8 @@ def _read_toml(path: Path) -> dict:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise StudyError(f"{path.name}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise StudyError(f"{path.name}: not UTF-8 text (byte {exc.start}); a study file is TOML") from None
     except OSError as exc:
         raise StudyError(f"{path}: {exc.strerror}") from None
 
@@ -114,10 +79,13 @@ def load_study(
     for key, value in (overrides or {}).items():
         _set_path(raw, key, value)
     for key, values in (sweeps or {}).items():
+        if key in raw.get("sweep", {}):
+            raise StudyError(f"sweep.{key}: given twice (in the study and as --sweep)")
         raw.setdefault("sweep", {})[key] = list(values)
     preset = raw.get("process", {}).get("preset") if isinstance(raw.get("process"), dict) else None
     if isinstance(preset, str) and preset.endswith(".toml") and not Path(preset).is_absolute():
         raw["process"]["preset"] = str(base_dir / preset)  # a characterised preset, relative to the study
+    _check_sweep(raw.get("sweep"), overrides or {})
     study = _validate(raw)
     study._raw = raw
     study._base_dir = base_dir
@@ -125,6 +93,48 @@ def load_study(
         for point in sweep_points(study):
             study.at(point)
     return study
+
+
+#: keys that name or describe a study, never swept
+_UNSWEPT = ("name", "description")
+
+
+def _check_sweep(table: Any, overrides: dict[str, Any]) -> None:
+    """Refuse a ``[sweep]`` table that would run a meaningless grid: a key with no values or a
+    value twice (``100f`` and ``0.1p`` are one value), a key that names the study, or a key that
+    is also set with ``--set``."""
+    if table is None:
+        return
+    if not isinstance(table, dict):
+        raise StudyError("sweep: must be a table of key.path = [values]")
+    for key, values in table.items():
+        if key in _UNSWEPT:
+            raise StudyError(f"sweep.{key}: names the study and cannot be swept")
+        if key in overrides:
+            raise StudyError(f"--set {key}: the key is swept too (sweep.{key}); give one or the other")
+        if not isinstance(values, list) or not values:
+            raise StudyError(f"sweep.{key}: no values (a sweep lists at least one)")
+        seen: dict[Any, Any] = {}
+        for v in values:
+            norm = _sweep_value_key(v)
+            if norm in seen:
+                also = f" (as {seen[norm]!r})" if seen[norm] != v else ""
+                raise StudyError(f"sweep.{key}: value {v!r} is given twice{also}")
+            seen[norm] = v
+
+
+def _sweep_value_key(v: Any) -> Any:
+    """A hashable identity of a sweep value: SPICE strings as their SI float, booleans apart from 0/1."""
+    if isinstance(v, str):
+        try:
+            return ("number", parse_spice_number(v))
+        except ValueError:
+            return ("text", v)
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, int | float):
+        return ("number", v)  # int and float compare exactly: 1 == 1.0, 2**60 + 1 != 2.0**60
+    return ("other", repr(v))
 
 
 def sweep_points(study: Study) -> list[dict[str, Any]]:

@@ -12,20 +12,40 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
-from mcaann.units import parse_spice_number
+from mcaann.errors import StudyError
+from mcaann.units import parse_spice_number, warn_suffix
+
+#: most integration steps per row (task.T_row / integrator.dt) a study may ask for
+MAX_STEPS_PER_ROW = 10**7
 
 
-def _si(v: object) -> object:
+def _si(v: object, info: ValidationInfo) -> object:
+    if isinstance(v, bool):
+        raise ValueError(f"must be a number, not a boolean ({str(v).lower()})")
     if isinstance(v, str):
-        return parse_spice_number(v)
+        value = parse_spice_number(v)
+        warn_suffix(info.field_name, v, value)
+        return value
     return v
 
 
 SI = Annotated[float, BeforeValidator(_si)]
 PositiveSI = Annotated[float, BeforeValidator(_si), Field(gt=0)]
 NonNegSI = Annotated[float, BeforeValidator(_si), Field(ge=0)]
+FinitePositiveSI = Annotated[float, BeforeValidator(_si), Field(gt=0, allow_inf_nan=False)]
+FiniteSI = Annotated[float, BeforeValidator(_si), Field(allow_inf_nan=False)]
+FiniteNonNegSI = Annotated[float, BeforeValidator(_si), Field(ge=0, allow_inf_nan=False)]
 
 
 class _Section(BaseModel):
@@ -79,9 +99,9 @@ class Process(_Section):
     """Process data for mismatch and leakage; ``None`` takes the preset's value."""
 
     preset: str = Field("sky130", description="process preset name, or a characterised preset file (.toml)")
-    temperature: PositiveSI = Field(300.15, description="chip temperature [K]")
-    T_nominal: PositiveSI = Field(300.15, description="temperature of the circuit's nominal values [K]")
-    mobility_exponent: float = Field(-1.5, description="K_m and K_g scale as (T / T_nominal) ** this")
+    temperature: FinitePositiveSI = Field(300.15, description="chip temperature [K]")
+    T_nominal: FinitePositiveSI = Field(300.15, description="temperature of the circuit's nominal values [K]")
+    mobility_exponent: FiniteSI = Field(-1.5, description="K_m and K_g scale as (T / T_nominal) ** this")
     A_VT: NonNegSI | None = Field(None, description="threshold mismatch, per device [V*m]")
     A_beta: NonNegSI | None = Field(None, description="current-factor mismatch [fraction*m]")
     A_C: NonNegSI | None = Field(None, description="capacitor mismatch [fraction*m]")
@@ -184,7 +204,7 @@ class MonteCarlo(_Section):
 
     instances: Annotated[int, Field(ge=1, le=2**31 - 1)] = 1000
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
-    w_init_range: NonNegSI = Field(0.5, description="initial weights uniform in +-range [V]")
+    w_init_range: FiniteNonNegSI = Field(0.5, description="initial weights uniform in +-range [V]")
 
 
 class Yield(_Section):
@@ -242,17 +262,22 @@ class Study(_Section):
 
     def at(self, point: dict[str, Any]) -> Study:
         """The study at one sweep point: the point's values set, the sweep table removed."""
-        from mcaann.study.load import load_study
-
         raw = self.raw()
         raw.pop("sweep", None)
-        st = load_study(raw, overrides=point)
+        for key, value in point.items():
+            _set_path(raw, key, value)
+        st = _validate(raw)
+        st._raw = raw
         st._base_dir = self._base_dir
         return st
 
     @model_validator(mode="after")
     def _consistent(self) -> Study:
         dt = self.integrator.dt
+        for key, value in (("task.T_row", self.task.T_row), ("task.T_settle", self.task.T_settle)):
+            if not value / dt <= MAX_STEPS_PER_ROW:
+                raise ValueError(f"{key}: {value:g} s is {value / dt:.3g} steps of integrator.dt = {dt:g} s "
+                                 f"(at most {MAX_STEPS_PER_ROW:.0e}); use a larger dt or a shorter time")
         for key, value in (("task.T_row", self.task.T_row), ("task.T_settle", self.task.T_settle)):
             n = value / dt
             if abs(n - round(n)) > 1e-6 * max(1.0, n):
@@ -275,3 +300,57 @@ class Study(_Section):
     @property
     def settle_steps(self) -> int:
         return int(round(self.task.T_settle / self.integrator.dt))
+
+
+def field_units(key: str) -> str:
+    """The units of study field ``key`` ("circuit.C" -> "F") from its description's ``[...]``;
+    "" for a field without (counts, names, flags)."""
+    import re
+
+    model: type[BaseModel] = Study
+    info = None
+    for part in key.split("."):
+        fields = {(f.alias or n): f for n, f in model.model_fields.items()} | dict(model.model_fields)
+        info = fields.get(part)
+        if info is None:
+            return ""
+        ann = info.annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else BaseModel
+    m = re.search(r"\[([^\]]+)\]", (info.description or "") if info else "")
+    return m.group(1) if m else ""
+
+
+def _format_validation(err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"] if not isinstance(p, int) or True)
+    loc = loc.replace("yield_", "yield")
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key"
+    # A validator's message may start with the field it concerns ("T_settle: ...").
+    head, sep, rest = msg.partition(": ")
+    if sep and " " not in head:
+        loc = f"{loc}.{head}" if loc and not head.startswith(loc) and "." not in head else head
+        msg = rest
+    inp = e.get("input")
+    if e["type"] not in ("extra_forbidden", "value_error", "missing") and not isinstance(inp, dict):
+        msg = f"{msg} (got {inp!r})"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def _set_path(raw: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for p in parts[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise StudyError(f"{key}: {p!r} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _validate(raw: dict) -> Study:
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as err:
+        raise StudyError(_format_validation(err)) from None

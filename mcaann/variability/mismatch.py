@@ -132,8 +132,27 @@ def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: in
         g = s_grad * standard_normals(seed, stream, instances, list(GRADIENT_INDEX))
         dev = dev + g[:, :1] * positions[0] + g[:, 1:] * positions[1]
     if spec.kind in (GAIN, CAP):
-        return nominal * (1.0 + dev)
+        return clip_physical(spec.name, nominal * (1.0 + dev), nominal)
     return nominal + dev
+
+
+#: a sampled gain, current or capacitance at or below zero is clipped to this fraction of its nominal
+PHYSICAL_FLOOR = 1e-3
+
+
+def clip_physical(name: str, values: np.ndarray, nominal: float) -> np.ndarray:
+    """``values`` with those at or below zero (no physical gain, current or capacitance; from a
+    huge ``mismatch.scale``) clipped to ``PHYSICAL_FLOOR * nominal``, with a warning that counts them."""
+    bad = values <= 0.0
+    if not bad.any():
+        return values
+    import warnings
+
+    from mcaann.errors import McaannWarning
+
+    warnings.warn(f"{name}: {int(bad.sum())} of {values.size} sampled values <= 0 clipped to "
+                  f"{PHYSICAL_FLOOR:g} x nominal (is mismatch.scale too large?)", McaannWarning, stacklevel=2)
+    return np.where(bad, PHYSICAL_FLOOR * nominal, values)
 
 
 def sample_instances(study, topo: Topology, instances: np.ndarray) -> dict[str, np.ndarray]:
