@@ -66,9 +66,7 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
         caption.append(f"wall {a['wall_time']:.1f} s, {a['instance_steps_per_second']:.3g} instance-steps/s")
         if "kernel_time" in a:
             total = a["wall_time"] + a.get("output_time", 0.0)
-            caption.append(f"kernels {100 * a['kernel_time'] / total:.0f} % of it"
-                           + (" with the result's output" if "output_time" in a else "")
-                           + " (the rest: sampling, packing, statistics, writing)")
+            caption.append(f"kernels {100 * a['kernel_time'] / total:.0f} % of wall and output")
     if "check_dt_max_dw" in a:
         verdict = "ok" if a["check_dt_ok"] else "WARNING: dt too coarse, results depend on the step"
         caption.append(f"dt/2 check on {a['check_dt_instances']} instances: max |dw| = "
