@@ -1,4 +1,4 @@
-"""Whole-or-nothing file writes shared by the resume folder and the kernel cache."""
+"""Whole-or-nothing file writes shared by the resume folder and the kernel cache; the cache folders."""
 
 from __future__ import annotations
 
@@ -20,3 +20,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def cache_folder(env: str, name: str) -> Path:
+    """A cache folder of mcaann's, created if missing: ``$env`` if set, else ``~/.cache/mcaann/<name>``."""
+    value = os.environ.get(env)
+    base = Path(value) if value else Path.home() / ".cache" / "mcaann" / name
+    base.mkdir(parents=True, exist_ok=True)
+    return base

@@ -22,17 +22,15 @@ from pathlib import Path
 from types import ModuleType
 
 from mcaann.engine.codegen import KernelSpec, generate
-from mcaann.fsutil import atomic_write_text
+from mcaann.fsutil import atomic_write_text, cache_folder
 
 _LOADED: dict[str, ModuleType] = {}
 
 
 def cache_dir() -> Path:
-    """Folder of generated kernel sources and their compiled code."""
-    env = os.environ.get("MCAANN_KERNEL_CACHE")
-    base = Path(env) if env else Path.home() / ".cache" / "mcaann" / "kernels"
-    base.mkdir(parents=True, exist_ok=True)
-    return base
+    """Folder of generated kernel sources and their compiled code (``$MCAANN_KERNEL_CACHE`` or
+    ``~/.cache/mcaann/kernels``)."""
+    return cache_folder("MCAANN_KERNEL_CACHE", "kernels")
 
 
 def kernel_module(spec: KernelSpec) -> ModuleType:

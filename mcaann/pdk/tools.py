@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mcaann.fsutil import cache_folder
+
 
 class PdkMissing(RuntimeError):
     """A tool or model file that transistor-level characterisation needs is not installed."""
@@ -45,10 +47,7 @@ def tools() -> Tools:
 
 def cache_dir() -> Path:
     """Folder of compiled Verilog-A models (``$MCAANN_PDK_CACHE`` or ``~/.cache/mcaann/pdk``)."""
-    env = os.environ.get("MCAANN_PDK_CACHE")
-    base = Path(env) if env else Path.home() / ".cache" / "mcaann" / "pdk"
-    base.mkdir(parents=True, exist_ok=True)
-    return base
+    return cache_folder("MCAANN_PDK_CACHE", "pdk")
 
 
 def compiled_osdi(source: Path) -> Path:
