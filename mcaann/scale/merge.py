@@ -11,7 +11,7 @@ from mcaann.errors import StudyError
 from mcaann.io.dataset import add_yield
 from mcaann.io.netcdf import open_result
 
-_SHARD_ATTRS = ("shard", "shard_start", "shard_stop", "wall_time", "instance_steps_per_second")
+_SHARD_ATTRS = ("shard", "shard_start", "shard_stop", "wall_time", "kernel_time", "instance_steps_per_second")
 
 
 def merge_parts(paths: list[str | Path]) -> xr.Dataset:
