@@ -38,3 +38,19 @@ def test_energy_to_converge():
     e = energy_to_converge(st, np.array([10.0, np.nan]))
     assert e[0] == pytest.approx(p * 10 * 4 * 1e-7)
     assert np.isnan(e[1])
+
+
+def test_result_holds_area_power_and_energy_per_sweep_point():
+    from mcaann import run_study
+
+    ds = run_study("xor", monte_carlo__instances=64, task__epochs=30, sweeps={"mismatch.area_scale": [1.0, 4.0]})
+    for scale in (1.0, 4.0):
+        st = load_study("xor", {"mismatch.area_scale": scale, "monte_carlo.instances": 64, "task.epochs": 30})
+        point = ds.sel(mismatch__area_scale=scale)
+        cost = chip_cost(st)
+        assert float(point["chip_area"]) == pytest.approx(cost.area)
+        assert float(point["static_power"]) == pytest.approx(cost.static_power)
+        e = point["energy_to_converge"].values
+        np.testing.assert_allclose(e, cost.static_power * 4 * st.task.T_row * point["epochs_to_converge"].values)
+        assert ds["chip_area"].attrs["units"] == "m2"
+    assert float(ds["chip_area"].sel(mismatch__area_scale=4.0)) > float(ds["chip_area"].sel(mismatch__area_scale=1.0))

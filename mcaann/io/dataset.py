@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
+from mcaann.circuit.cost import chip_cost, energy_to_converge
 from mcaann.circuit.network import Topology
 from mcaann.stats.convergence import converged_mask, convergence_epochs
 from mcaann.stats.yield_ import wilson_interval
@@ -88,6 +89,11 @@ def per_instance_variables(study, res) -> dict:
         out[spec.name] = (("instance", "neuron"), params[spec.name],
                           _attrs(spec.units, spec.long_name, role="sampled_parameter", block=spec.block,
                                  nominal=float(spec.nominal(study))))
+    cost = chip_cost(study)
+    out["chip_area"] = ((), cost.area, _attrs("m2", "chip area: block devices and weight capacitors, no wiring"))
+    out["static_power"] = ((), cost.static_power, _attrs("W", "static power: supply times bias currents"))
+    out["energy_to_converge"] = (("instance",), energy_to_converge(study, res.epochs_to_converge),
+                                 _attrs("J", "static power times the training time until converged (NaN: not)"))
     if retention_mse is not None:
         out["retention_mse"] = (("instance", "hold_time"), retention_mse,
                                 _attrs("V2", "evaluation MSE after holding the trained weights"))
