@@ -30,7 +30,7 @@ class Evaluation:
         self.topo, self.variant, self.d = topo, variant, derived
         self.w, self.x, self.t = w, x, t
         self.vt, self.v_rest, self.v_bias = vt_rel, v_rest, v_bias
-        self.tables: dict = {"deriv": {}, "delta": {}, "cur": {}}
+        self.tables: dict = {"deriv": {}, "delta": {}}
         self.acts = [[v_bias] + list(x)] + [[v_bias] + [0.0] * n for n in topo.layers[1:]]
         self.rates = np.zeros((topo.n_weights,) + np.shape(v_bias))
 
