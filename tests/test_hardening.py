@@ -268,19 +268,34 @@ def test_cf_acdd_attributes_flags_units_and_temperature(tmp_path):
     assert ds["temperature"].attrs["units"] == "K" and float(ds["temperature"][0]) == 300.15
 
 
-# defect 8: many processes, one kernel cache
+# defect 8: many processes, one kernel cache, one compilation
+_RUN_AND_COUNT = """import sys
+from mcaann.cli import app
+from mcaann.engine.kernels import compiled_here
+try:
+    app(sys.argv[1:])
+except SystemExit as e:
+    status = e.code
+print("compiled", compiled_here())
+sys.exit(status)
+"""
+
+
 @pytest.mark.slow
 def test_eight_processes_on_one_empty_kernel_cache(tmp_path):
     env = {**os.environ, "MCAANN_KERNEL_CACHE": str(tmp_path / "cache"), "NUMBA_NUM_THREADS": "1"}
     outs = [tmp_path / f"r{i}.nc" for i in range(8)]
     # a small network: what is tested is the shared cache, not the compiler's time
-    procs = [subprocess.Popen([sys.executable, "-m", "mcaann.cli", "run", "xor_ideal", "--instances", "64", "--set",
+    procs = [subprocess.Popen([sys.executable, "-c", _RUN_AND_COUNT, "run", "xor_ideal", "--instances", "64", "--set",
                                "task.epochs=2", "--set", "network.layers=[2,2,1]", "--quiet", "--threads", "1",
-                               "--out", str(o)], env=env,
+                               "--out", str(o)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for o in outs]
+    compiled = 0
     for p in procs:
-        _, err = p.communicate(timeout=900)
+        out, err = p.communicate(timeout=900)
         assert p.returncode == 0, err
+        compiled += int(out.split("compiled ")[-1])
+    assert compiled == 1  # the first process compiles the training kernel; the others wait and load it
     first = open_result(outs[0])
     for o in outs[1:]:
         ds = open_result(o)

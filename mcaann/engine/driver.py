@@ -17,7 +17,7 @@ import numpy as np
 from mcaann.circuit.blocks import derive, noise_sigma
 from mcaann.circuit.network import Topology
 from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derived_names, noise_rows
-from mcaann.engine.kernels import kernel_module
+from mcaann.engine.kernels import kernel_function
 from mcaann.study.load import StudyError
 from mcaann.tasks.datasets import TaskData, TaskDataError, load_task
 from mcaann.units import K_BOLTZMANN
@@ -195,14 +195,13 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     spec = kernel_spec(study)
     i_leak0 = lk.I_leak0 if lk.enabled else 0.0
     DS, DN, NOM = derived_arrays(spec, params, i_leak0, n_blocks, F)
-    mod = kernel_module(spec)
+    args = (w, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
+            study.task.order == "shuffled", epochs, study.steps_per_row, study.settle_steps, dt,
+            vt_rel, c.V_bias, c.V_lo, c.V_hi, lk.V_rest,
+            sn_on, sn_off, np.uint64(study.monte_carlo.seed), inst_b, mse, acc, div, div_step)
+    train_blocks = kernel_function(spec, "train_blocks", args)
     t_kernel = time.perf_counter()
-    mod.train_blocks(
-        w, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
-        study.task.order == "shuffled", epochs, study.steps_per_row, study.settle_steps, dt,
-        vt_rel, c.V_bias, c.V_lo, c.V_hi, lk.V_rest,
-        sn_on, sn_off, np.uint64(study.monte_carlo.seed), inst_b, mse, acc, div, div_step,
-    )
+    train_blocks(*args)
     res = InstanceResults(
         start=start,
         stop=stop,
@@ -216,11 +215,11 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
         kernel_seconds=time.perf_counter() - t_kernel,
     )
     if study.retention.hold_times:
-        res.retention_mse, res.retention_accuracy = _retention(study, task, mod, res, DS, DN, NOM, F)
+        res.retention_mse, res.retention_accuracy = _retention(study, task, spec, res, DS, DN, NOM, F)
     return res
 
 
-def _retention(study, task, mod, res: InstanceResults, DS, DN, NOM, F):
+def _retention(study, task, spec: KernelSpec, res: InstanceResults, DS, DN, NOM, F):
     """Evaluation MSE and accuracy after each hold time (exact OU transition from w_final)."""
     lk = study.leakage
     kT = K_BOLTZMANN * study.process.temperature
@@ -242,9 +241,11 @@ def _retention(study, task, mod, res: InstanceResults, DS, DN, NOM, F):
         wb = _pack(w, n_blocks, np.float64)
         m = np.empty((n_blocks, BLOCK))
         a = np.empty((n_blocks, BLOCK))
+        args = (wb, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
+                study.circuit.V_bias, m, a)
+        evaluate_blocks = kernel_function(spec, "evaluate_blocks", args)
         t_kernel = time.perf_counter()
-        mod.evaluate_blocks(wb, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F),
-                            task.is_classification, study.circuit.V_bias, m, a)
+        evaluate_blocks(*args)
         res.kernel_seconds += time.perf_counter() - t_kernel
         r_mse[:, h] = _unpack(m[:, None, :], n)[:, 0]
         r_acc[:, h] = _unpack(a[:, None, :], n)[:, 0]
