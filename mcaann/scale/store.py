@@ -11,6 +11,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 import zipfile
 from pathlib import Path
@@ -124,7 +125,13 @@ def _lock(folder: Path) -> int:
     return fd
 
 
+# Dask reads members in several threads while the result is written; NumPy parses each member's
+# header with ``ast.literal_eval``, and CPython 3.11's parser is not safe in concurrent threads
+# ("SystemError: AST constructor recursion depth mismatch", seen under load): one read at a time.
+_READ = threading.Lock()
+
+
 def _load_member(path: Path, name: str) -> np.ndarray:
-    with np.load(path) as z:
+    with _READ, np.load(path) as z:
         return z[name]
 
