@@ -5,6 +5,7 @@ Nothing here changes a number.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -98,7 +99,15 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
                 connection[1].close()
 
 
+def _import_output_modules() -> None:
+    """Import what assembling and writing a result loads on first use (xarray imports dask.array and
+    dask.distributed: about 3 s of a default run), so that it happens while the kernels run."""
+    import dask.array  # noqa: F401
+    import dask.distributed  # noqa: F401
+
+
 def _run_plan(st, points, tasks, store, out, shard, threads, progress, connection, check_dt_sample) -> xr.Dataset:
+    threading.Thread(target=_import_output_modules, daemon=True).start()
     finished = store.finished(tasks) if store else set()
     results: dict[TaskKey, InstanceResults] = {}
     todo = [k for k in tasks if k not in finished]
