@@ -169,7 +169,8 @@ def test_ctrl_c_or_sigterm_stops_quickly_and_resumes(tmp_path, long_single, sig,
     t0 = time.time()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
-    assert time.time() - t0 < 3.0
+    # well inside a scheduler's grace before SIGKILL (Slurm's KillWait: 30 s), on a loaded machine too
+    assert time.time() - t0 < 10.0
     assert proc.returncode == code, err
     assert "run the same command again to resume" in err
     assert not out.exists() and parts.exists()
