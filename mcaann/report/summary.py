@@ -73,3 +73,39 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
                        f"{a['check_dt_max_dw']:.2g} V, max |dMSE| = {a['check_dt_max_dmse']:.2g} V² ({verdict})")
     t.caption = "; ".join(caption)
     return t
+
+
+def _pp(v: float, sign: str = "+") -> str:
+    return _fmt(100 * v, f"{sign}.1f")
+
+
+def _pp_ci(r: xr.Dataset, var: str) -> str:
+    return f"{_pp(float(r[var]))} [{_pp(float(r[var + '_lo']), '')},{_pp(float(r[var + '_hi']), '')}]"
+
+
+def budget_table(ds: xr.Dataset) -> Table:
+    """The yield budget (``mcaann budget``) as a table, kinds sorted by the yield recovered with them removed."""
+    from rich import box
+
+    n = ds.sizes["instance"]
+    t = Table(title=f"yield budget: {ds.attrs.get('study_name', '')}, {n} chips, yield "
+                    f"{100 * float(ds['yield']):.1f}% [{100 * float(ds['yield_lo']):.1f},"
+                    f"{100 * float(ds['yield_hi']):.1f}]", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("kind", no_wrap=True, min_width=max(len(str(k)) for k in ds["kind"].values))
+    for col in ("yield\nw/o", "recovered pp\n[95% CI]", "resc.\n/harm", "p", "doubled pp\n[95% CI]"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for i in np.argsort(-ds["recovered"].values, kind="stable"):
+        r = ds.isel(kind=int(i))
+        if not bool(r["active"]):
+            t.add_row(str(r["kind"].values), "-", "fixed", "-", "-", "-")
+            continue
+        t.add_row(str(r["kind"].values), f"{100 * float(r['yield_without']):.1f}%",
+                  _pp_ci(r, "recovered"),
+                  f"{int(r['rescued'])}/{int(r['harmed'])}", f"{float(r['p_value']):.2g}",
+                  _pp_ci(r, "doubled_change"))
+    t.caption = ("removed: the kind's sigma (leakage, noise) off; doubled: sigma x2 (leakage current x2, noise "
+                 "density x4); fixed: does not vary in the study; pp: percentage points of yield against the "
+                 "study, paired (same chips), Newcombe intervals; p: exact McNemar; rescued: fail -> converge")
+    if "wall_time" in ds.attrs:
+        t.caption += f"; {ds.attrs.get('runs', '?')} runs, wall {float(ds.attrs['wall_time']):.1f} s"
+    return t
