@@ -243,6 +243,58 @@ def budget(
         console.print(f"written: {path} ({ds.attrs['runs']} runs, {ds.attrs['wall_time']:.1f} s)")
 
 
+@app.command()
+def allocate(
+    study: StudyArg = None,
+    target_yield: Annotated[float, typer.Option(help="yield to reach (Wilson lower bound, tuning chips)")] = 0.99,
+    out: Annotated[Path | None, typer.Option(help="allocated study (default results/<study>_allocated.toml)")] = None,
+    instances: Annotated[int | None, typer.Option(help="tuning chips")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the tuning chips")] = None,
+    check_seed: Annotated[int | None, typer.Option(help="seed of the fresh chips (default: tuning seed + 1)")] = None,
+    check_instances: Annotated[int | None, typer.Option(help="fresh chips (default: as many as tuning)")] = None,
+    set_: SetOpt = None,
+    threads: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    chunk: Annotated[int | None, typer.Option(help="instances per task (results do not depend on it)")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress lines or table")] = False,
+) -> None:
+    """Device areas per kind that reach a target yield at the least chip area; checked on fresh chips."""
+    from mcaann.fsutil import atomic_write_text
+    from mcaann.io.netcdf import check_target
+    from mcaann.report.summary import allocation_table
+    from mcaann.scale.allocate import allocate as run_allocate
+    from mcaann.scale.allocate import allocation_toml
+
+    try:
+        with _one_line_warnings():
+            st = _load(study, set_, None, instances, seed)
+        if threads is not None and threads < 1:
+            raise StudyError("--threads: must be at least 1")
+        if check_instances is not None and check_instances < 1:
+            raise StudyError("--check-instances: must be at least 1")
+        path = out if out is not None else Path("results") / f"{st.name}_allocated.toml"
+        protect = (Path(study),) if study is not None and Path(study).is_file() else ()
+        check_target(path, protect=protect)
+        if path.suffix != ".toml":
+            raise StudyError(f"--out {path}: an allocated study is a .toml file")
+    except StudyError as exc:
+        _fail(str(exc))
+    try:
+        with _sigterm_as_exception(), _one_line_warnings():
+            a = run_allocate(st, target_yield, check_seed=check_seed, check_instances=check_instances,
+                             threads=threads, dask=dask, chunk=chunk, progress=None if quiet else console.print)
+    except StudyError as exc:
+        _fail(str(exc))
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: nothing written", err=True)
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, allocation_toml(a))
+    if not quiet:
+        console.print(allocation_table(a))
+        console.print(f"written: {path} (run it: mcaann run {path})")
+
+
 @app.command("merge-budget")
 def merge_budget(
     parts: Annotated[list[Path], typer.Argument(help="budget files written with --shard K/N")],

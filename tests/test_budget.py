@@ -224,3 +224,84 @@ def test_budget_bad_input_writes_nothing(tmp_path, args, field):
     res = CliRunner().invoke(app, ["budget", "two_rows", "--out", str(tmp_path / "b.nc"), *args])
     assert res.exit_code == 2 and field in res.output
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- allocation
+
+#: the delta circuits dominate (4x their Pelgrom sigma); every other kind varies as the preset says
+DELTA_DOMINATES = {"monte_carlo.instances": 128, "leakage.enabled": False, "noise.enabled": False,
+                   "mismatch.kind_scale.delta": 4.0}
+
+
+@pytest.fixture(scope="module")
+def delta_allocation(delta_budget):  # after the budget: the same kernel
+    import mcaann.scale.allocate as alloc_mod
+
+    calls = []
+    real = alloc_mod.run_points
+
+    def spy(study, points, **kw):
+        calls.append((study.monte_carlo.seed, study.monte_carlo.instances))
+        return real(study, points, **kw)
+
+    alloc_mod.run_points = spy
+    try:
+        st = load_study("two_rows", DELTA_DOMINATES)
+        return st, alloc_mod.allocate(st, 0.3, threads=1, check_instances=96), calls
+    finally:
+        alloc_mod.run_points = real
+
+
+def test_allocation_gives_the_dominant_kind_the_most_area(delta_allocation):
+    from mcaann.stats.yield_ import wilson_interval
+
+    st, a, _ = delta_allocation
+    f = a.allocated.factors
+    assert set(f) == {"multiplier", "pump", "capacitor", "activation", "derivative", "error", "delta"}
+    assert max(f, key=f.get) == "delta" and f["delta"] > 1
+    assert a.allocated.area < 0.5 * a.uniform.area  # beats uniform scaling to the same yield
+    for d in (a.allocated, a.uniform):  # both meet the target on the tuning chips
+        assert wilson_interval(d.converged, 128)[1] >= 0.3
+    assert wilson_interval(a.base.converged, 128)[1] < 0.3  # and the study itself does not
+    # the allocated study is what the allocation says
+    assert a.study.mismatch.area_delta == pytest.approx(f["delta"] * st.mismatch.area_delta)
+    assert a.study.circuit.C / a.study.circuit.K_g == pytest.approx(st.circuit.C / st.circuit.K_g)
+
+
+def test_allocation_checks_on_fresh_chips(delta_allocation):
+    st, a, calls = delta_allocation
+    tuning, check = calls[:-1], calls[-1]
+    assert {c[0] for c in tuning} == {st.monte_carlo.seed} and check == (st.monte_carlo.seed + 1, 96)
+    assert a.check_seed != a.tune_seed and a.check_allocated.size == 96
+    # the check's outcomes are the allocated study's on the fresh seed, not on the tuning chips
+    fresh = run_points(a.study.at({"monte_carlo.seed": a.check_seed, "monte_carlo.instances": 96}), [{}], threads=1)
+    np.testing.assert_array_equal(fresh[0], a.check_allocated)
+    with pytest.raises(StudyError, match="--check-seed"):
+        from mcaann.scale.allocate import allocate
+
+        allocate(st, 0.3, check_seed=st.monte_carlo.seed)
+
+
+def test_allocated_study_loads_and_runs(delta_allocation, tmp_path):
+    from mcaann.scale.allocate import allocation_toml
+
+    _, a, _ = delta_allocation
+    path = tmp_path / "a.toml"
+    path.write_text(allocation_toml(a))
+    st = load_study(path)
+    assert st.mismatch.area_delta == pytest.approx(a.study.mismatch.area_delta)
+    conv = run_points(st.at({"monte_carlo.instances": 32}), [{}], threads=1)
+    np.testing.assert_array_equal(conv[0], run_points(a.study, [{}], instances=(0, 32), threads=1)[0])
+
+
+def test_allocate_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from mcaann.cli import app
+
+    for args, field in ((["--target-yield", "1.5"], "--target-yield"),
+                        (["--target-yield", "0.999", "--instances", "100"], "--target-yield"),
+                        (["--out", str(tmp_path / "a.nc")], "--out")):
+        res = CliRunner().invoke(app, ["allocate", "two_rows", "--out", str(tmp_path / "a.toml"), *args])
+        assert res.exit_code == 2 and field in res.output, res.output
+    assert list(tmp_path.iterdir()) == []

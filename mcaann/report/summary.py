@@ -109,3 +109,29 @@ def budget_table(ds: xr.Dataset) -> Table:
     if "wall_time" in ds.attrs:
         t.caption += f"; {ds.attrs.get('runs', '?')} runs, wall {float(ds.attrs['wall_time']):.1f} s"
     return t
+
+
+def allocation_table(a) -> Table:
+    """An area allocation (``mcaann allocate``): per kind the study's and the allocated area factor, then the chip
+    areas and yields of the study, the allocation and uniform scaling (tuning chips and fresh chips)."""
+    t = Table(title=f"area allocation for yield >= {a.target:g} (Wilson lower bound, {a.tune_instances} tuning "
+                    f"chips, seed {a.tune_seed})", title_justify="left")
+    t.add_column("design", no_wrap=True)
+    for k in a.allocated.factors:
+        t.add_column(k, justify="right")
+    t.add_column("area [um²]", justify="right", no_wrap=True)
+    t.add_column("tuning", justify="right", no_wrap=True)
+    t.add_column(f"fresh chips [95% CI]\nseed {a.check_seed}, n={a.check_instances}", justify="right", no_wrap=True)
+    n = a.tune_instances
+    for name, d, check in (("study", a.base, None), ("allocated", a.allocated, "allocated"),
+                           ("uniform", a.uniform, "uniform")):
+        fresh = "-"
+        if check:
+            p, lo, hi = a.check_yield(check)
+            fresh = f"{100 * p:.1f}% [{100 * lo:.1f},{100 * hi:.1f}]"
+        t.add_row(name, *[f"x{f:.3g}" for f in d.factors.values()], f"{d.area * 1e12:.4g}",
+                  f"{d.converged}/{n}", fresh)
+    t.caption = (f"area factors against the study's device areas (capacitor: C, with K_g and I_max, so eta stays); "
+                 f"allocated area {a.allocated.area / a.uniform.area:.2f} x uniform scaling's; "
+                 f"{a.runs} runs, wall {a.wall_time:.1f} s")
+    return t
