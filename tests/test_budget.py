@@ -305,3 +305,23 @@ def test_allocate_bad_input(tmp_path):
         res = CliRunner().invoke(app, ["allocate", "two_rows", "--out", str(tmp_path / "a.toml"), *args])
         assert res.exit_code == 2 and field in res.output, res.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_allocate_command_writes_a_runnable_study(delta_budget, tmp_path):
+    """A target the study already meets: the areas only shrink, and the written study loads."""
+    from typer.testing import CliRunner
+
+    from mcaann.cli import app
+
+    out = tmp_path / "a.toml"
+    sets = _cli_sets({**DELTA_DOMINATES, "monte_carlo.instances": 64})
+    res = CliRunner().invoke(app, ["allocate", "two_rows", "--target-yield", "0.02", "--out", str(out),
+                                   "--threads", "1", *sets])
+    assert res.exit_code == 0, res.output
+    assert "uniform" in res.output and "written:" in res.output
+    st = load_study(out)
+    base = load_study("two_rows", DELTA_DOMINATES)
+    assert st.name == "two_rows_allocated"
+    assert st.mismatch.area_error <= base.mismatch.area_error  # nothing needed to grow
+    assert out.read_text().startswith("# mcaann allocate")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.toml"]

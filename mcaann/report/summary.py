@@ -75,6 +75,12 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
     return t
 
 
+def _box():
+    from rich import box
+
+    return box
+
+
 def _pp(v: float, sign: str = "+") -> str:
     return _fmt(100 * v, f"{sign}.1f")
 
@@ -85,12 +91,10 @@ def _pp_ci(r: xr.Dataset, var: str) -> str:
 
 def budget_table(ds: xr.Dataset) -> Table:
     """The yield budget (``mcaann budget``) as a table, kinds sorted by the yield recovered with them removed."""
-    from rich import box
-
     n = ds.sizes["instance"]
     t = Table(title=f"yield budget: {ds.attrs.get('study_name', '')}, {n} chips, yield "
                     f"{100 * float(ds['yield']):.1f}% [{100 * float(ds['yield_lo']):.1f},"
-                    f"{100 * float(ds['yield_hi']):.1f}]", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+                    f"{100 * float(ds['yield_hi']):.1f}]", title_justify="left", box=_box().SIMPLE_HEAD, pad_edge=False)
     t.add_column("kind", no_wrap=True, min_width=max(len(str(k)) for k in ds["kind"].values))
     for col in ("yield\nw/o", "recovered pp\n[95% CI]", "resc.\n/harm", "p", "doubled pp\n[95% CI]"):
         t.add_column(col, justify="right", no_wrap=True)
@@ -112,26 +116,23 @@ def budget_table(ds: xr.Dataset) -> Table:
 
 
 def allocation_table(a) -> Table:
-    """An area allocation (``mcaann allocate``): per kind the study's and the allocated area factor, then the chip
-    areas and yields of the study, the allocation and uniform scaling (tuning chips and fresh chips)."""
-    t = Table(title=f"area allocation for yield >= {a.target:g} (Wilson lower bound, {a.tune_instances} tuning "
-                    f"chips, seed {a.tune_seed})", title_justify="left")
-    t.add_column("design", no_wrap=True)
+    """An area allocation (``mcaann allocate``): per kind the area factor of the allocation and of uniform scaling
+    against the study, then the chip areas, the tuning chips converged and the yields on fresh chips."""
+    t = Table(title=f"area allocation for yield >= {a.target:g} (Wilson lower bound on {a.tune_instances} tuning "
+                    f"chips, seed {a.tune_seed})", title_justify="left", box=_box().SIMPLE_HEAD, pad_edge=False)
+    for col in ("", "study", "allocated", "uniform"):
+        t.add_column(col, justify="left" if not col else "right", no_wrap=True)
     for k in a.allocated.factors:
-        t.add_column(k, justify="right")
-    t.add_column("area [um²]", justify="right", no_wrap=True)
-    t.add_column("tuning", justify="right", no_wrap=True)
-    t.add_column(f"fresh chips [95% CI]\nseed {a.check_seed}, n={a.check_instances}", justify="right", no_wrap=True)
-    n = a.tune_instances
-    for name, d, check in (("study", a.base, None), ("allocated", a.allocated, "allocated"),
-                           ("uniform", a.uniform, "uniform")):
-        fresh = "-"
-        if check:
-            p, lo, hi = a.check_yield(check)
-            fresh = f"{100 * p:.1f}% [{100 * lo:.1f},{100 * hi:.1f}]"
-        t.add_row(name, *[f"x{f:.3g}" for f in d.factors.values()], f"{d.area * 1e12:.4g}",
-                  f"{d.converged}/{n}", fresh)
-    t.caption = (f"area factors against the study's device areas (capacitor: C, with K_g and I_max, so eta stays); "
-                 f"allocated area {a.allocated.area / a.uniform.area:.2f} x uniform scaling's; "
-                 f"{a.runs} runs, wall {a.wall_time:.1f} s")
+        t.add_row(f"{k} area", "x1", f"x{a.allocated.factors[k]:.3g}", f"x{a.uniform.factors[k]:.3g}")
+    t.add_section()
+    designs = (a.base, a.allocated, a.uniform)
+    t.add_row("chip area (um²)", *[f"{d.area * 1e12:.4g}" for d in designs])
+    t.add_row("converged (tuning)", *[f"{d.converged}/{a.tune_instances}" for d in designs])
+    fresh = [f"{100 * p:.1f}% [{100 * lo:.1f},{100 * hi:.1f}]"
+             for p, lo, hi in (a.check_yield("allocated"), a.check_yield("uniform"))]
+    t.add_row("yield, fresh chips", "-", *fresh)
+    t.caption = (f"fresh chips: {a.check_instances}, seed {a.check_seed}, 95% Wilson interval; capacitor: C with "
+                 f"the pump's K_g and I_max (eta kept); allocated area "
+                 f"{a.allocated.area / a.uniform.area:.2f} x uniform scaling's; {a.runs} runs, "
+                 f"wall {a.wall_time:.1f} s")
     return t
