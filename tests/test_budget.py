@@ -89,6 +89,16 @@ def test_kind_scale_keeps_the_deviates():
     np.testing.assert_array_equal(a["w_init"], b["w_init"])
 
 
+def test_noise_density_scale():
+    from mcaann.circuit.blocks import noise_sigma
+
+    args = (4.1e-21, np.array([1e-12, 2e-12]), np.array([1e-7, 1e-7]), 2 / 3, 1.0, 5e-9, np.array([1e-13, 1e-13]))
+    np.testing.assert_allclose(noise_sigma(*args, 1e-15, 4.0), 2 * noise_sigma(*args, 1e-15), rtol=1e-15)
+    assert load_study("xor", {"noise.density_scale": 4}).noise.density_scale == 4.0
+    with pytest.raises(StudyError, match="noise.density_scale"):
+        load_study("xor", {"noise.density_scale": -1})
+
+
 def test_kind_scale_refuses_an_unknown_kind():
     with pytest.raises(StudyError, match=r"mismatch.kind_scale: unknown kind 'multiplier'"):
         load_study("xor", {"mismatch.kind_scale.multiplier": 0.0})
