@@ -75,10 +75,10 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
     return t
 
 
-def _box():
+def _compact() -> dict:
     from rich import box
 
-    return box
+    return {"box": box.SIMPLE_HEAD, "pad_edge": False, "collapse_padding": True}
 
 
 def _pp(v: float, sign: str = "+") -> str:
@@ -94,21 +94,22 @@ def budget_table(ds: xr.Dataset) -> Table:
     n = ds.sizes["instance"]
     t = Table(title=f"yield budget: {ds.attrs.get('study_name', '')}, {n} chips, yield "
                     f"{100 * float(ds['yield']):.1f}% [{100 * float(ds['yield_lo']):.1f},"
-                    f"{100 * float(ds['yield_hi']):.1f}]", title_justify="left", box=_box().SIMPLE_HEAD, pad_edge=False)
-    t.add_column("kind", no_wrap=True, min_width=max(len(str(k)) for k in ds["kind"].values))
-    for col in ("yield\nw/o", "recovered pp\n[95% CI]", "resc.\n/harm", "p", "doubled pp\n[95% CI]"):
+                    f"{100 * float(ds['yield_hi']):.1f}]", title_justify="left", **_compact())
+    t.add_column("kind", no_wrap=True, width=max(len(str(k)) for k in ds["kind"].values))
+    for col in ("w/o\n%", "recovered pp\n[95% CI]", "resc.\n/harm", "p", "doubled pp\n[95% CI]"):
         t.add_column(col, justify="right", no_wrap=True)
     for i in np.argsort(-ds["recovered"].values, kind="stable"):
         r = ds.isel(kind=int(i))
         if not bool(r["active"]):
             t.add_row(str(r["kind"].values), "-", "fixed", "-", "-", "-")
             continue
-        t.add_row(str(r["kind"].values), f"{100 * float(r['yield_without']):.1f}%",
+        p = float(r["p_value"])
+        t.add_row(str(r["kind"].values), f"{100 * float(r['yield_without']):.1f}",
                   _pp_ci(r, "recovered"),
-                  f"{int(r['rescued'])}/{int(r['harmed'])}", f"{float(r['p_value']):.2g}",
+                  f"{int(r['rescued'])}/{int(r['harmed'])}", f"{p:.2g}" if p >= 1e-3 else "<0.001",
                   _pp_ci(r, "doubled_change"))
-    t.caption = ("removed: the kind's sigma (leakage, noise) off; doubled: sigma x2 (leakage current x2, noise "
-                 "density x4); fixed: does not vary in the study; pp: percentage points of yield against the "
+    t.caption = ("w/o: yield with the kind removed, its sigma (leakage, noise) off; doubled: sigma x2 (leakage "
+                 "current x2, noise density x4); fixed: does not vary in the study; pp: percentage points of yield against the "
                  "study, paired (same chips), Newcombe intervals; p: exact McNemar; rescued: fail -> converge")
     if "wall_time" in ds.attrs:
         t.caption += f"; {ds.attrs.get('runs', '?')} runs, wall {float(ds.attrs['wall_time']):.1f} s"
@@ -119,7 +120,7 @@ def allocation_table(a) -> Table:
     """An area allocation (``mcaann allocate``): per kind the area factor of the allocation and of uniform scaling
     against the study, then the chip areas, the tuning chips converged and the yields on fresh chips."""
     t = Table(title=f"area allocation for yield >= {a.target:g} (Wilson lower bound on {a.tune_instances} tuning "
-                    f"chips, seed {a.tune_seed})", title_justify="left", box=_box().SIMPLE_HEAD, pad_edge=False)
+                    f"chips, seed {a.tune_seed})", title_justify="left", **_compact())
     for col in ("", "study", "allocated", "uniform"):
         t.add_column(col, justify="left" if not col else "right", no_wrap=True)
     for k in a.allocated.factors:
