@@ -109,8 +109,9 @@ def budget_table(ds: xr.Dataset) -> Table:
                   f"{int(r['rescued'])}/{int(r['harmed'])}", f"{p:.2g}" if p >= 1e-3 else "<0.001",
                   _pp_ci(r, "doubled_change"))
     t.caption = ("w/o: yield with the kind removed, its sigma (leakage, noise) off; doubled: sigma x2 (leakage "
-                 "current x2, noise density x4); fixed: does not vary in the study; pp: percentage points of yield against the "
-                 "study, paired (same chips), Newcombe intervals; p: exact McNemar; rescued: fail -> converge")
+                 "current x2, noise density x4); fixed: does not vary in the study; pp: percentage points of "
+                 "yield against the study, paired (same chips), Newcombe intervals; p: exact McNemar; rescued: "
+                 "fail -> converge")
     if "wall_time" in ds.attrs:
         t.caption += f"; {ds.attrs.get('runs', '?')} runs, wall {float(ds.attrs['wall_time']):.1f} s"
     return t
