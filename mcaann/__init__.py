@@ -16,11 +16,14 @@ from mcaann.study.schema import Study  # noqa: E402
 
 __all__ = [
     "Study",
+    "allocate",
     "attribution_table",
     "convergence_stats",
     "learning_curve_bands",
     "load_study",
     "open_result",
+    "paired_difference",
+    "run_budget",
     "run_study",
     "separating_parameters",
     "spearman_attribution",
@@ -40,4 +43,16 @@ def __getattr__(name: str):
         from mcaann import stats
 
         return getattr(stats, name)
+    if name == "run_budget":
+        from mcaann.scale.budget import run_budget
+
+        return run_budget
+    if name == "allocate":
+        from mcaann.scale.allocate import allocate
+
+        return allocate
+    if name == "paired_difference":
+        from mcaann.stats.paired import paired_difference
+
+        return paired_difference
     raise AttributeError(f"module 'mcaann' has no attribute {name!r}")

@@ -197,6 +197,125 @@ def run(
 
 
 @app.command()
+def budget(
+    study: StudyArg = None,
+    out: Annotated[Path | None, typer.Option(help="budget file (default results/<study>.budget.nc)")] = None,
+    instances: Annotated[int | None, typer.Option(help="number of instances (chips)")] = None,
+    seed: Annotated[int | None, typer.Option(help="study seed")] = None,
+    set_: SetOpt = None,
+    threads: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None,
+    shard: Annotated[str | None, typer.Option(help="budget of shard K/N of the chips (join with merge-budget)")] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    chunk: Annotated[int | None, typer.Option(help="instances per task (results do not depend on it)")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar or table")] = False,
+) -> None:
+    """Yield budget: rerun the study's chips with each kind of variation removed, and doubled."""
+    from mcaann.report.summary import budget_table
+    from mcaann.scale.budget import run_budget
+
+    try:
+        with _one_line_warnings():
+            st = _load(study, set_, None, instances, seed)
+        shard_kn = _parse_shard(shard)
+        if threads is not None and threads < 1:
+            raise StudyError("--threads: must be at least 1")
+        if chunk is not None and chunk < 1:
+            raise StudyError("--chunk: must be at least 1")
+        path = out if out is not None else Path("results") / (
+            f"{st.name}.budget.nc" if shard_kn is None else f"{st.name}.budget.part{shard_kn[0]}.nc")
+        from mcaann.io.netcdf import check_target
+
+        protect = (Path(study),) if study is not None and Path(study).is_file() else ()
+        check_target(path, protect=protect)
+    except StudyError as exc:
+        _fail(str(exc))
+    show = not quiet and sys.stdout.isatty()
+    try:
+        with _sigterm_as_exception(), _one_line_warnings(), _progress_bar(st.name, show) as progress:
+            ds = run_budget(st, out=path, threads=threads, dask=dask, chunk=chunk, shard=shard_kn, progress=progress)
+    except StudyError as exc:
+        _fail(str(exc))
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: nothing written", err=True)
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    if not quiet:
+        console.print(budget_table(ds))
+        console.print(f"written: {path} ({ds.attrs['runs']} runs, {ds.attrs['wall_time']:.1f} s)")
+
+
+@app.command()
+def allocate(
+    study: StudyArg = None,
+    target_yield: Annotated[float, typer.Option(help="yield to reach (Wilson lower bound, tuning chips)")] = 0.99,
+    out: Annotated[Path | None, typer.Option(help="allocated study (default results/<study>_allocated.toml)")] = None,
+    instances: Annotated[int | None, typer.Option(help="tuning chips")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the tuning chips")] = None,
+    check_seed: Annotated[int | None, typer.Option(help="seed of the fresh chips (default: tuning seed + 1)")] = None,
+    check_instances: Annotated[int | None, typer.Option(help="fresh chips (default: as many as tuning)")] = None,
+    set_: SetOpt = None,
+    threads: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
+    chunk: Annotated[int | None, typer.Option(help="instances per task (results do not depend on it)")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress lines or table")] = False,
+) -> None:
+    """Device areas per kind that reach a target yield at the least chip area; checked on fresh chips."""
+    from mcaann.fsutil import atomic_write_text
+    from mcaann.io.netcdf import check_target
+    from mcaann.report.summary import allocation_table
+    from mcaann.scale.allocate import allocate as run_allocate
+    from mcaann.scale.allocate import allocation_toml
+
+    try:
+        with _one_line_warnings():
+            st = _load(study, set_, None, instances, seed)
+        if threads is not None and threads < 1:
+            raise StudyError("--threads: must be at least 1")
+        if check_instances is not None and check_instances < 1:
+            raise StudyError("--check-instances: must be at least 1")
+        path = out if out is not None else Path("results") / f"{st.name}_allocated.toml"
+        protect = (Path(study),) if study is not None and Path(study).is_file() else ()
+        check_target(path, protect=protect)
+        if path.suffix != ".toml":
+            raise StudyError(f"--out {path}: an allocated study is a .toml file")
+    except StudyError as exc:
+        _fail(str(exc))
+    try:
+        with _sigterm_as_exception(), _one_line_warnings():
+            a = run_allocate(st, target_yield, check_seed=check_seed, check_instances=check_instances,
+                             threads=threads, dask=dask, chunk=chunk, progress=None if quiet else console.print)
+    except StudyError as exc:
+        _fail(str(exc))
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: nothing written", err=True)
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, allocation_toml(a))
+    if not quiet:
+        console.print(allocation_table(a))
+        console.print(f"written: {path} (run it: mcaann run {path})")
+
+
+@app.command("merge-budget")
+def merge_budget(
+    parts: Annotated[list[Path], typer.Argument(help="budget files written with --shard K/N")],
+    out: Annotated[Path, typer.Option(help="merged budget file")],
+) -> None:
+    """Join the shards of a yield budget into the budget of all their chips."""
+    from mcaann.io.netcdf import check_target, write_result
+    from mcaann.report.summary import budget_table
+    from mcaann.scale.budget import merge_budget_files
+
+    try:
+        check_target(out, protect=tuple(parts))
+        ds = merge_budget_files(parts)
+        write_result(ds, out)
+    except StudyError as exc:
+        _fail(str(exc))
+    console.print(budget_table(ds))
+    console.print(f"written: {out}")
+
+
+@app.command()
 def merge(
     parts: Annotated[list[Path], typer.Argument(help="part files written with --shard K/N")],
     out: Annotated[Path, typer.Option(help="merged result file")],
@@ -322,10 +441,6 @@ def report(
         ds = open_result(result)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
         _fail(f"{result}: not a result file ({exc.__class__.__name__})")
-    missing = [v for v in ("mse", "converged", "yield", "w_final") if v not in ds] + (
-        [] if "study" in ds.attrs else ["attribute study"])
-    if missing:
-        _fail(f"{result}: not an mcaann result file (no {', '.join(missing)})")
     if plots is not None:
         if plots.exists() and not plots.is_dir():
             _fail(f"--plots {plots}: not a folder")
@@ -333,13 +448,24 @@ def report(
 
         if not os.access(nearest_folder(plots / "x"), os.W_OK | os.X_OK):
             _fail(f"--plots {plots}: folder is not writable")
+    from mcaann.report.figures import is_budget, write_figures
+
+    if is_budget(ds):
+        from mcaann.report.summary import budget_table
+
+        console.print(budget_table(ds))
+        for p in write_figures(ds, plots) if plots is not None else ():
+            console.print(f"figure: {p}")
+        return
+    missing = [v for v in ("mse", "converged", "yield", "w_final") if v not in ds] + (
+        [] if "study" in ds.attrs else ["attribute study"])
+    if missing:
+        _fail(f"{result}: not an mcaann result file (no {', '.join(missing)})")
     console.print(summary_table(ds))
     from mcaann.report.figures import attribution_table
 
     console.print(attribution_table(ds))
     if plots is not None:
-        from mcaann.report.figures import write_figures
-
         for p in write_figures(ds, plots):
             console.print(f"figure: {p}")
 

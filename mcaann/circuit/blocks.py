@@ -106,6 +106,20 @@ NEURON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("voff_delta", "delta", OFFSET_V, "V", "delta circuit offset V_off_delta", _zero),
 )
 
+def variation_kind(spec: ParamSpec) -> str:
+    """The kind a sampled parameter's variation belongs to (``mismatch.kind_scale``, the yield budget): its block,
+    with a multiplier's path from its name's ``_fwd``, ``_bwd`` or ``_upd`` suffix (``multiplier_fwd``)."""
+    tag = spec.name.rsplit("_", 1)[-1]
+    return f"{spec.block}_{tag}" if spec.block == "multiplier" and tag in MULTIPLIERS else spec.block
+
+
+def variation_kinds() -> tuple[str, ...]:
+    """Every kind with a mismatch-sampled parameter (not fixed, not leakage), in declaration order: read from the
+    parameter specs, so that a new sampled parameter's kind appears here by itself."""
+    kinds = [variation_kind(p) for p in SYNAPSE_PARAMS + NEURON_PARAMS if p.kind not in (FIXED, LEAK)]
+    return tuple(dict.fromkeys(kinds))
+
+
 SYN_INDEX = {p.name: k for k, p in enumerate(SYNAPSE_PARAMS)}
 NEU_INDEX = {p.name: k for k, p in enumerate(NEURON_PARAMS)}
 
@@ -250,10 +264,11 @@ def leak_rate(v: Variant, w, v_rest, q: Callable):
     return q("glc") * (w - v_rest) + q("il0c")
 
 
-def noise_sigma(kT: float, g_leak, kg, gamma: float, vt_rel: float, dt: float, c, i_leak0: float = 0.0):
+def noise_sigma(kT: float, g_leak, kg, gamma: float, vt_rel: float, dt: float, c, i_leak0: float = 0.0,
+                density_scale: float = 1.0):
     """Standard deviation [V] of a weight's noise increment over ``dt`` [s]: ``sqrt(S dt) / C`` for a white
     current of two-sided density ``S = 2 k T G_n + q |I_leak0|`` [A^2/Hz], ``G_n = G_leak + gamma K_g V_teach /
     V_teach_ref`` (MODEL.md section 4). The leakage is a subthreshold or junction current: its shot noise
     ``q (I_f + I_r)``, with ``I_f + I_r = 2 U_T G_leak + |I_leak0|``, holds the resistor's ``2 k T G_leak`` and
-    adds ``q |I_leak0|`` for its constant part."""
-    return np.sqrt((2.0 * kT * (g_leak + gamma * kg * vt_rel) + Q_ELECTRON * abs(i_leak0)) * dt) / c
+    adds ``q |I_leak0|`` for its constant part. ``density_scale`` (``noise.density_scale``) multiplies ``S``."""
+    return np.sqrt(density_scale * (2.0 * kT * (g_leak + gamma * kg * vt_rel) + Q_ELECTRON * abs(i_leak0)) * dt) / c

@@ -176,8 +176,9 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     g_leak, kg, cap = params["g_leak"], params["kg"], params["c"]
     if study.noise.enabled:
         i0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
-        sn_on = noise_sigma(kT, g_leak, kg, study.noise.gamma, vt_rel, dt, cap, i0)
-        sn_off = noise_sigma(kT, g_leak, kg, study.noise.gamma, 0.0, dt, cap, i0)
+        ds_n = study.noise.density_scale
+        sn_on = noise_sigma(kT, g_leak, kg, study.noise.gamma, vt_rel, dt, cap, i0, ds_n)
+        sn_off = noise_sigma(kT, g_leak, kg, study.noise.gamma, 0.0, dt, cap, i0, ds_n)
     else:
         sn_on = sn_off = np.zeros_like(cap)
     pad = ((0, 0), (0, noise_rows(topo.n_weights) - topo.n_weights))  # zero rows: whole Philox blocks
@@ -233,8 +234,8 @@ def _retention(study, task, spec: KernelSpec, res: InstanceResults, DS, DN, NOM,
     for h, t in enumerate(holds):
         z = None
         if study.noise.enabled:
-            z = standard_normals(study.monte_carlo.seed, stream_id(f"retention{h}"), inst,
-                                 np.arange(res.w_final.shape[1]))
+            z = math.sqrt(study.noise.density_scale) * standard_normals(
+                study.monte_carlo.seed, stream_id(f"retention{h}"), inst, np.arange(res.w_final.shape[1]))
         w = hold(res.w_final, t, res.params["g_leak"], res.params["c"], lk.V_rest,
                  lk.I_leak0 if lk.enabled else 0.0, kT, z)
         w = np.clip(w, study.circuit.V_lo, study.circuit.V_hi)

@@ -96,6 +96,7 @@ class Reference:
         self.noise = study.noise.enabled
         self.kT = K_BOLTZMANN * study.process.temperature
         self.gamma = study.noise.gamma
+        self.density_scale = study.noise.density_scale
         self.seed = study.monte_carlo.seed
         self.method = study.integrator.method
         self.dt = study.integrator.dt
@@ -133,7 +134,8 @@ class Reference:
         if not self.noise:
             return out
         lo, hi = step & 0xFFFFFFFF, step >> 32
-        sigma = noise_sigma(self.kT, p["g_leak"], p["kg"], self.gamma, vt_rel, self.dt, p["c"], self.i_leak0)
+        sigma = noise_sigma(self.kT, p["g_leak"], p["kg"], self.gamma, vt_rel, self.dt, p["c"], self.i_leak0,
+                            self.density_scale)
         for k in range(n_w):
             z = normal_quad(self.instance, k >> 2, lo, hi, self.seed, STREAM_NOISE)[k & 3]
             out[k] = sigma[k] * z

@@ -109,10 +109,6 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
     ``points`` are the sweep assignments in grid order (first key slowest) and
     ``point_vars`` the matching outputs of :func:`per_instance_variables`.
     """
-    from mcaann import __version__
-    from mcaann.study.load import study_to_toml
-
-    created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     keys = list(study.sweep)
     shape = tuple(len(study.sweep[k]) for k in keys)
     sdims = tuple(sweep_dim(k) for k in keys)
@@ -164,7 +160,19 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
     ds["task_x"] = (("row", "input"), task.x, _attrs("V", "dataset inputs"))
     ds["task_t"] = (("row", "output"), task.t, _attrs("V", "dataset targets"))
     add_yield(ds)
-    ds.attrs.update(
+    ds.attrs.update(common_attrs(
+        study, f"mcaann Monte Carlo study {study.name}: training yield of a self-training analogue network"))
+    ds.attrs.update(extra_attrs)
+    return ds
+
+
+def common_attrs(study, title: str) -> dict:
+    """The attributes every mcaann file carries: version, the resolved study, seed, times, CF/ACDD ones."""
+    from mcaann import __version__
+    from mcaann.study.load import study_to_toml
+
+    created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    return dict(
         mcaann_version=__version__,
         study=study_to_toml(study),
         study_name=study.name,
@@ -176,7 +184,7 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
         T_row=float(study.task.T_row),
         mse_threshold=float(study.yield_.mse_threshold),
         Conventions="CF-1.10, ACDD-1.3",
-        title=f"mcaann Monte Carlo study {study.name}: training yield of a self-training analogue network",
+        title=title,
         history=f"{created}: {command_line()}",
         source=f"mcaann {__version__} (Monte Carlo simulation of self-training analogue neural-network chips)",
         references=REFERENCES,
@@ -185,8 +193,6 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
         T_row_units="s",
         mse_threshold_units="V2",
     )
-    ds.attrs.update(extra_attrs)
-    return ds
 
 
 def command_line() -> str:

@@ -568,6 +568,36 @@ def retention_figure(ds: xr.Dataset) -> Figure | None:
 
 # ----------------------------------------------------------------------------- outputs
 
+def is_budget(ds: xr.Dataset) -> bool:
+    """Whether ``ds`` is a yield budget (``mcaann budget``) rather than a result."""
+    return ds.attrs.get("mcaann_dataset") == "yield_budget"
+
+
+def budget_figure(ds: xr.Dataset) -> Figure:
+    """Horizontal bars per kind of variation, sorted by the yield recovered with that kind removed (with its
+    paired 95 % interval), beside the yield change with the kind doubled."""
+    order = np.argsort(ds["recovered"].values, kind="stable")  # largest at the top
+    sub = ds.isel(kind=order)
+    kinds = [str(k) for k in sub["kind"].values]
+    y = np.arange(len(kinds))
+    fig = Figure(figsize=(8.0, 1.2 + 0.38 * len(kinds)), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, (var, title, colour) in zip(axes, (("recovered", "kind removed", "tab:green"),
+                                              ("doubled_change", "kind doubled", "tab:red")), strict=True):
+        v = 100 * sub[var].values
+        err = np.vstack([v - 100 * sub[f"{var}_lo"].values, 100 * sub[f"{var}_hi"].values - v])
+        active = sub["active"].values.astype(bool)
+        ax.barh(y, v, xerr=err, color=[colour if a else "lightgrey" for a in active], capsize=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel(f"yield change, {title} [percentage points]")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, [k if a else f"{k} (fixed)" for k, a in zip(kinds, sub["active"].values, strict=True)])
+    fig.suptitle(f"Yield budget of {ds.attrs.get('study_name', '')}: {ds.sizes['instance']} chips, yield "
+                 f"{100 * float(ds['yield']):.1f} % [{100 * float(ds['yield_lo']):.1f}, "
+                 f"{100 * float(ds['yield_hi']):.1f}]; paired 95 % intervals")
+    return fig
+
+
 def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list[Path]:
     """Write every figure that applies to ``ds`` as a PNG file into ``folder``.
 
@@ -585,11 +615,12 @@ def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list
     list of pathlib.Path
         The files written, in this order: ``learning_curves.png``, ``yield.png`` (sweeps only),
         ``convergence_time.png``, ``attribution.png`` (when some sampled parameter varies),
-        ``weights.png``, ``retention.png`` (when the result has a retention phase).
+        ``weights.png``, ``retention.png`` (when the result has a retention phase); for a yield budget
+        (``mcaann budget``) ``budget.png`` only.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    makers = (
+    makers = ((("budget", budget_figure),) if is_budget(ds) else ()) or (
         ("learning_curves", learning_curve_figure),
         ("yield", yield_figure),
         ("convergence_time", convergence_time_figure),

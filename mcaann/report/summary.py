@@ -73,3 +73,68 @@ def summary_table(ds: xr.Dataset, title: str | None = None) -> Table:
                        f"{a['check_dt_max_dw']:.2g} V, max |dMSE| = {a['check_dt_max_dmse']:.2g} V² ({verdict})")
     t.caption = "; ".join(caption)
     return t
+
+
+def _compact() -> dict:
+    from rich import box
+
+    return {"box": box.SIMPLE_HEAD, "pad_edge": False, "collapse_padding": True}
+
+
+def _pp(v: float, sign: str = "+") -> str:
+    return _fmt(100 * v, f"{sign}.1f")
+
+
+def _pp_ci(r: xr.Dataset, var: str) -> str:
+    return f"{_pp(float(r[var]))} [{_pp(float(r[var + '_lo']), '')},{_pp(float(r[var + '_hi']), '')}]"
+
+
+def budget_table(ds: xr.Dataset) -> Table:
+    """The yield budget (``mcaann budget``) as a table, kinds sorted by the yield recovered with them removed."""
+    n = ds.sizes["instance"]
+    t = Table(title=f"yield budget: {ds.attrs.get('study_name', '')}, {n} chips, yield "
+                    f"{100 * float(ds['yield']):.1f}% [{100 * float(ds['yield_lo']):.1f},"
+                    f"{100 * float(ds['yield_hi']):.1f}]", title_justify="left", **_compact())
+    t.add_column("kind", no_wrap=True, width=max(len(str(k)) for k in ds["kind"].values))
+    for col in ("w/o\n%", "recovered pp\n[95% CI]", "resc.\n/harm", "p", "doubled pp\n[95% CI]"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for i in np.argsort(-ds["recovered"].values, kind="stable"):
+        r = ds.isel(kind=int(i))
+        if not bool(r["active"]):
+            t.add_row(str(r["kind"].values), "-", "fixed", "-", "-", "-")
+            continue
+        p = float(r["p_value"])
+        t.add_row(str(r["kind"].values), f"{100 * float(r['yield_without']):.1f}",
+                  _pp_ci(r, "recovered"),
+                  f"{int(r['rescued'])}/{int(r['harmed'])}", f"{p:.2g}" if p >= 1e-3 else "<0.001",
+                  _pp_ci(r, "doubled_change"))
+    t.caption = ("w/o: yield with the kind removed, its sigma (leakage, noise) off; doubled: sigma x2 (leakage "
+                 "current x2, noise density x4); fixed: does not vary in the study; pp: percentage points of "
+                 "yield against the study, paired (same chips), Newcombe intervals; p: exact McNemar; rescued: "
+                 "fail -> converge")
+    if "wall_time" in ds.attrs:
+        t.caption += f"; {ds.attrs.get('runs', '?')} runs, wall {float(ds.attrs['wall_time']):.1f} s"
+    return t
+
+
+def allocation_table(a) -> Table:
+    """An area allocation (``mcaann allocate``): per kind the area factor of the allocation and of uniform scaling
+    against the study, then the chip areas, the tuning chips converged and the yields on fresh chips."""
+    t = Table(title=f"area allocation for yield >= {a.target:g} (Wilson lower bound on {a.tune_instances} tuning "
+                    f"chips, seed {a.tune_seed})", title_justify="left", **_compact())
+    for col in ("", "study", "allocated", "uniform"):
+        t.add_column(col, justify="left" if not col else "right", no_wrap=True)
+    for k in a.allocated.factors:
+        t.add_row(f"{k} area", "x1", f"x{a.allocated.factors[k]:.3g}", f"x{a.uniform.factors[k]:.3g}")
+    t.add_section()
+    designs = (a.base, a.allocated, a.uniform)
+    t.add_row("chip area (um²)", *[f"{d.area * 1e12:.4g}" for d in designs])
+    t.add_row("converged (tuning)", *[f"{d.converged}/{a.tune_instances}" for d in designs])
+    fresh = [f"{100 * p:.1f}% [{100 * lo:.1f},{100 * hi:.1f}]"
+             for p, lo, hi in (a.check_yield("allocated"), a.check_yield("uniform"))]
+    t.add_row("yield, fresh chips", "-", *fresh)
+    t.caption = (f"fresh chips: {a.check_instances}, seed {a.check_seed}, 95% Wilson interval; capacitor: C with "
+                 f"the pump's K_g and I_max (eta kept); allocated area "
+                 f"{a.allocated.area / a.uniform.area:.2f} x uniform scaling's; {a.runs} runs, "
+                 f"wall {a.wall_time:.1f} s")
+    return t

@@ -110,5 +110,5 @@ def run_dask(study, points, todo: list[TaskKey], connection, threads) -> Iterabl
                             threads, key=f"mcaann-{hash(text) & 0xFFFFFFFF:x}-{key.point}-{key.start}-{key.stop}",
                             retries=3, pure=False)
         futures[fut] = key
-    for fut in as_completed(futures):
+    for fut in as_completed(futures, loop=client.loop):  # the client is not the default one
         yield futures[fut], fut.result()

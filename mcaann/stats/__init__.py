@@ -1,10 +1,11 @@
-"""Statistics over instances: yield with Wilson intervals, convergence, curves, attribution.
+"""Statistics over instances: yield with Wilson intervals, paired yields, convergence, curves, attribution.
 
 ``curves`` and ``attribution`` (which load scipy.stats) are imported on first use, so that the
 command line starts fast.
 """
 
 from mcaann.stats.convergence import converged_mask, convergence_epochs
+from mcaann.stats.paired import mcnemar_exact, paired_difference
 from mcaann.stats.yield_ import wilson_interval
 
 _LAZY = {
@@ -14,7 +15,7 @@ _LAZY = {
     "spearman_attribution": "mcaann.stats.attribution",
 }
 
-__all__ = ["converged_mask", "convergence_epochs", "wilson_interval", *_LAZY]
+__all__ = ["converged_mask", "convergence_epochs", "mcnemar_exact", "paired_difference", "wilson_interval", *_LAZY]
 
 
 def __getattr__(name: str):

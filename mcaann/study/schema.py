@@ -145,6 +145,20 @@ class Mismatch(_Section):
     )
     gradient_offset: NonNegSI = Field(0.0, description="sigma of a die's linear offset-voltage gradient [V/m]")
     pitch: PositiveSI = Field(20e-6, description="block pitch of the array layout for gradients [m]")
+    kind_scale: dict[str, FiniteNonNegSI] = Field(
+        default_factory=dict,
+        description="per-kind factor on the mismatch sigmas (e.g. multiplier_fwd = 0: that kind exact; 2: doubled), "
+                    "on top of scale; same deviates")
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> Mismatch:
+        from mcaann.circuit.blocks import variation_kinds
+
+        known = variation_kinds()
+        for kind in self.kind_scale:
+            if kind not in known:
+                raise ValueError(f"kind_scale: unknown kind {kind!r} (known: {', '.join(known)})")
+        return self
 
 
 class Leakage(_Section):
@@ -173,6 +187,7 @@ class Noise(_Section):
 
     enabled: bool = True
     gamma: NonNegSI = Field(2.0 / 3.0, description="charge-pump noise factor (2/3: strong inv.)")
+    density_scale: FiniteNonNegSI = Field(1.0, description="multiplies every noise density (4: twice the rms)")
 
 
 class Task(_Section):

@@ -37,6 +37,7 @@ from mcaann.circuit.blocks import (
     OFFSET_V,
     SYNAPSE_PARAMS,
     ParamSpec,
+    variation_kind,
 )
 from mcaann.circuit.network import Topology
 from mcaann.variability.characterised import characterised_sigma, local_normals
@@ -60,11 +61,24 @@ def _area(study, block: str) -> float:
     return getattr(study.mismatch, f"area_{block}")
 
 
+def kind_factor(study, spec: ParamSpec) -> float:
+    """The study's ``mismatch.kind_scale`` factor of this parameter's kind (1 where not given)."""
+    return study.mismatch.kind_scale.get(variation_kind(spec), 1.0)
+
+
 def pelgrom_sigma(study, spec: ParamSpec) -> Sigma:
-    """The local and global sigma of a parameter (relative for gains and capacitors)."""
+    """The local and global sigma of a parameter (relative for gains and capacitors), times its kind's
+    ``kind_scale`` factor."""
     mm = study.mismatch
     if not mm.enabled or spec.kind in (FIXED, LEAK):
         return Sigma(0.0, 0.0)
+    f = kind_factor(study, spec)
+    sig = _unscaled_sigma(study, spec)
+    return sig if f == 1.0 else Sigma(f * sig.local, f * sig.glob)
+
+
+def _unscaled_sigma(study, spec: ParamSpec) -> Sigma:
+    mm = study.mismatch
     if (char := characterised_sigma(study, spec)) is not None:
         return char
     proc = resolve_process(study)
@@ -95,11 +109,12 @@ def gradient_sigma(study, spec: ParamSpec) -> float:
     mm = study.mismatch
     if not mm.enabled or spec.kind in (FIXED, LEAK):
         return 0.0
+    f = mm.scale * kind_factor(study, spec)
     if spec.kind in (GAIN, CAP):
-        return mm.scale * mm.gradient
+        return f * mm.gradient
     if spec.kind == OFFSET_V:
-        return mm.scale * mm.gradient_offset
-    return mm.scale * mm.gradient_offset * gm_over_i(study) * i_ref(study)
+        return f * mm.gradient_offset
+    return f * mm.gradient_offset * gm_over_i(study) * i_ref(study)
 
 
 def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: int,
