@@ -126,18 +126,35 @@ class Constants:
     v_d: float  # diode n U_T [V]
 
 
-def derive(v: Variant, p: dict, c: Constants, i_leak0: float) -> dict:
+def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_update: float) -> dict:
     """Derived parameters the equations read, from the sampled ones ``p`` (SI): ``ks`` = K_s of the
     conductance [A/V^2]; the pair's ``bp``/``bm`` = beta_T / 2 [A/V^2] and gate drives without the weight
-    ``up``/``um`` = V_G0 - V_T [V]; ``glc`` = G_leak / C [1/s], ``il0c`` = I_leak0 / C [V/s]; the rest as
-    sampled."""
+    ``up``/``um`` = V_G0 - V_T [V]; ``glc`` = G_leak / C [1/s], ``il0c`` = I_leak0 / C [V/s]; ``phi_h`` and
+    ``phi_u`` [s], the leaky capacitor's effective times ``(1 - exp(-glc t)) / glc`` of the holding (free and
+    nudged phases, ``t_hold``) and update (``t_update``) parts of a row; the rest as sampled."""
     d = {"ks": p["beta_p"], "bp": 0.5 * p["beta_p"], "bm": 0.5 * p["beta_m"],
          "up": c.v_g0 - p["vt_p"], "um": c.v_g0 - p["vt_m"]}
     for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "v_ch", "v_cl"):
         d[name] = p[name]
-    d["glc"] = p["g_leak"] / p["c"]
+    glc = p["g_leak"] / p["c"] if v.leak else np.zeros_like(p["c"])
+    d["glc"] = glc
     d["il0c"] = i_leak0 / p["c"]
+    safe = np.where(glc > 0, glc, 1.0)
+    for name, t in (("phi_h", t_hold), ("phi_u", t_update)):
+        d[name] = np.where(glc > 0, -np.expm1(-glc * t) / safe, t)
     return d
+
+
+def derived_names(v: Variant) -> tuple[list[str], list[str]]:
+    """The derived parameters the kernels read: (per synapse, per neuron), in the kernels' order."""
+    syn = ["ks", "up"] if v.device == "conductance" else ["bp", "bm", "up", "um"]
+    syn += ["a_u", "i_uoff"] + (["i_umax"] if v.sat_update else []) + ["c", "phi_h", "phi_u"]
+    syn += ["glc", "il0c"] if v.leak else []
+    return syn, ["g_load", "v_ch", "v_cl"]
+
+
+#: study scalars the kernels read (``NOM``), in order
+SCALARS = ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "beta", "g_step", "tol", "iters", "n_free", "n_nudge")
 
 
 def synapse(v: Variant, c: Constants, w, va, vb, q: Callable):
@@ -194,6 +211,14 @@ def update_rate(v: Variant, dq, q: Callable):
     return -q("i_umax") * tanh(drive / q("i_umax")) / q("c") if v.sat_update else -drive / q("c")
 
 
+def hold(v: Variant, w, rate, phi, v_rest, q: Callable):
+    """The weight [V] after a part of a row in which its capacitor is driven with ``rate`` [V/s] (constant: the
+    update circuit holds both phases' quantities) and leaks: ``w + (rate - glc (w - V_rest) - il0c) phi``,
+    exact for ``C dw/dt = C rate - G_leak (w - V_rest) - I_leak0`` with ``phi = (1 - exp(-glc t)) / glc``."""
+    drift = rate - (q("glc") * (w - v_rest) + q("il0c")) if v.leak else rate
+    return w + drift * phi
+
+
 # --------------------------------------------------------------------------------------------------------
 # The network: Kirchhoff currents of the free nodes, written once against a builder
 # --------------------------------------------------------------------------------------------------------
@@ -211,23 +236,27 @@ def kcl(b) -> None:
             for i in range(topo.layers[l - 1] + 1):
                 k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
                 na = b.free(l - 1, i)
-                ib, ia, dba, dbb, daa, dab = synapse(v, c, b.weight(k), b.node(l - 1, i), vb, b.synapse(k))
-                b.inject(nb, ib)
-                b.jac(nb, nb, dbb)
-                if na is not None:
-                    b.inject(na, -ia)
-                    b.jac(na, na, -daa)
-                    b.jac(na, nb, -dab)
-                    b.jac(nb, na, dba)
-            i_n, g_n = neuron(c, vb, b.neuron(nb))
-            b.inject(nb, i_n)
-            b.jac(nb, nb, g_n)
+                with b.lanes():
+                    out = synapse(v, c, b.weight(k), b.node(l - 1, i), vb, b.synapse(k))
+                    ib, ia, dba, dbb, daa, dab = (b.let("syn", e) for e in out)
+                    b.inject(nb, ib)
+                    b.jac(nb, nb, dbb)
+                    if na is not None:
+                        b.inject(na, -ia)
+                        b.jac(na, na, -daa)
+                        b.jac(na, nb, -dab)
+                        b.jac(nb, na, dba)
+            with b.lanes():
+                i_n, g_n = neuron(c, vb, b.neuron(nb))
+                b.inject(nb, i_n)
+                b.jac(nb, nb, g_n)
     L = topo.n_layers
     for j in range(topo.layers[L]):
         nb = topo.n_offset[L - 1] + j
-        i_n, g_n = nudge(b.beta, b.node(L, j + 1), b.target(j))
-        b.inject(nb, i_n)
-        b.jac(nb, nb, g_n)
+        with b.lanes():
+            i_n, g_n = nudge(b.beta, b.node(L, j + 1), b.target(j))
+            b.inject(nb, i_n)
+            b.jac(nb, nb, g_n)
 
 
 def locals_(b) -> None:
@@ -238,4 +267,5 @@ def locals_(b) -> None:
             vb = b.node(l, j + 1)
             for i in range(topo.layers[l - 1] + 1):
                 k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
-                b.local(k, local_quantity(v, c, b.weight(k), b.node(l - 1, i), vb, b.synapse(k)))
+                with b.lanes():
+                    b.local(k, local_quantity(v, c, b.weight(k), b.node(l - 1, i), vb, b.synapse(k)))

@@ -17,6 +17,7 @@ not converge in ``newton_iter`` iterations (or turns non-finite) is diverged and
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -48,6 +49,12 @@ class _Eval:
         self.i = np.zeros((n, N))
         self.J = np.zeros((n, N, N))
         self.q = np.zeros_like(w)
+
+    def lanes(self):
+        return nullcontext()
+
+    def let(self, name: str, value):
+        return value
 
     def node(self, l: int, i: int):
         if i == 0:
@@ -86,14 +93,13 @@ class Network:
 
     def __init__(self, study, topo: Topology, params: dict[str, np.ndarray]):
         self.topo, self.variant, self.const = topo, variant(study), constants(study)
-        lk = study.leakage
-        self.d = eqprop.derive(self.variant, params, self.const, lk.I_leak0 if lk.enabled else 0.0)
-        ep = study.eqprop
+        lk, ep = study.leakage, study.eqprop
+        self.t_update = study.task.T_row - ep.T_free - ep.T_nudge
+        self.d = eqprop.derive(self.variant, params, self.const, lk.I_leak0 if lk.enabled else 0.0,
+                               ep.T_free + ep.T_nudge, self.t_update)
         self.beta, self.tol, self.iters = ep.beta, ep.newton_tol, ep.newton_iter
         self.c_node, self.relax, self.dt = ep.C_node, ep.relax, study.integrator.dt
         self.t_free, self.t_nudge = ep.T_free, ep.T_nudge
-        self.t_update = study.task.T_row - ep.T_free - ep.T_nudge
-        self.t_row = study.task.T_row
         self.v_rest = lk.V_rest
         self.v_lo, self.v_hi = study.circuit.V_lo, study.circuit.V_hi
 
@@ -162,20 +168,13 @@ class Network:
         vf, ok = self.phase(w, x, None, 0.0, v0, self.t_free, ok)
         vn, ok = self.phase(w, x, t, self.beta, vf, self.t_nudge, ok)
         dq = self.local(w, x, vn) - self.local(w, x, vf)
-        rate = eqprop.update_rate(self.variant, dq, lambda name: self.d[name])
-        wn = self.hold(w, self.t_free + self.t_nudge, 0.0)
-        wn = self.hold(wn, self.t_update, rate)
+        q = self.d.__getitem__
+        rate = eqprop.update_rate(self.variant, dq, q)
+        wn = eqprop.hold(self.variant, w, 0.0, q("phi_h"), self.v_rest, q)
+        wn = eqprop.hold(self.variant, wn, rate, q("phi_u"), self.v_rest, q)
         wn = np.clip(wn, self.v_lo, self.v_hi)
         ok = ok & np.all(np.isfinite(wn), axis=1)
         return np.where(ok[:, None], wn, w), vn, ok
-
-    def hold(self, w, duration, rate):
-        """Weights after ``duration`` [s] of ``dw/dt = rate - glc (w - V_rest) - il0c`` (exact)."""
-        if not self.variant.leak:
-            return w + rate * duration
-        glc, il0c = self.d["glc"], self.d["il0c"]
-        f = np.where(glc > 0, -np.expm1(-glc * duration) / np.where(glc > 0, glc, 1.0), duration)
-        return w + (rate - glc * (w - self.v_rest) - il0c) * f
 
     def outputs(self, w, x):
         """Output node voltages [V] at the free equilibrium from ``V_mid`` (the inference the chip does)."""
