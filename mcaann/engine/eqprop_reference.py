@@ -23,9 +23,7 @@ import numpy as np
 
 from mcaann.circuit import eqprop
 from mcaann.circuit.network import Topology
-
-#: largest move of a node in one Newton iteration [V] (keeps the diodes' exponentials in range)
-DV_MAX = 0.2
+from mcaann.engine.newton import DV_MAX
 
 
 def constants(study) -> eqprop.Constants:
