@@ -105,7 +105,7 @@ def _scalars(src: Source, skip: tuple[str, ...] = ()) -> None:
 
 def functions(src: Source, spec: KernelSpec) -> None:
     """The eqprop functions of the generated module (``assemble`` .. ``evaluate``)."""
-    nn = len(spec.layers) and sum(spec.layers[1:])
+    nn = sum(spec.layers[1:])
     L, n_in, n_out = len(spec.layers) - 1, spec.layers[0], spec.layers[-1]
     out0 = nn - n_out
     src(JIT)
@@ -191,8 +191,8 @@ def functions(src: Source, spec: KernelSpec) -> None:
             src("w[k, b] = min(max(QF[k, b], v_lo), v_hi) if OK[b] != 0.0 else w[k, b]")
     src("")
     src(JIT)
-    with src.block(f"def evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, act0, {', '.join(f'act{l}' for l in range(1, L + 1))}"
-                   f", {WORK}, acc, se, correct, B):"):
+    acts = ", ".join(f"act{l}" for l in range(L + 1))
+    with src.block(f"def evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, {WORK}, acc, se, correct, B):"):
         src('"""Per-instance MSE [V^2] and accuracy at the free equilibrium (from V_mid) of every row."""')
         src("v_mid = NOM[1]")
         with src.lanes():
