@@ -116,3 +116,41 @@ def test_transient_tends_to_equilibrium():
         dist.append(np.abs(v - v_eq).max())
     assert all(a > b for a, b in zip(dist, dist[1:], strict=False)), dist
     assert dist[0] > 1e-2 and dist[-1] < 1e-6, dist
+
+
+def _kernel_vs_reference(st, n_inst=70):
+    """Kernel and reference trained from the same instances: (largest weight difference [V], kernel result)."""
+    from mcaann.engine.driver import run_instances, study_task
+    from mcaann.engine.eqprop_reference import row_orders
+
+    r = run_instances(st, 0, n_inst)
+    task = study_task(st)
+    topo = Topology(tuple(st.network.layers))
+    net = Network(st, topo, r.params)
+    orders = row_orders(st, range(n_inst), st.task.epochs, task.x.shape[0])
+    w, mse, _, div = net.train(r.w_init, task.x, task.t, task.thresholds, st.task.epochs, orders)
+    np.testing.assert_array_equal(div, r.diverged)
+    np.testing.assert_allclose(r.mse, mse, rtol=1e-9, atol=1e-14)
+    return np.abs(w - r.w_final).max(), r
+
+
+KERNEL_STUDY = {"eqprop.I_u_max": 1e-8, "leakage.G_leak": 1e-9, "leakage.I_leak0": 1e-11, "leakage.V_rest": 0.1,
+                "task.order": "shuffled"}
+
+
+def test_kernel_matches_reference():
+    # mismatch (2x), saturating update circuit, leakage, shuffled rows; instances 0..69 span two blocks
+    st = _net("square_law", layers=(2, 2, 1), **KERNEL_STUDY)[0]
+    worst, r = _kernel_vs_reference(st)
+    assert worst < 1e-12
+    assert np.abs(r.w_final - r.w_init).max() > 1e-3  # it learned something
+    assert not r.diverged.any()
+
+
+def test_failed_newton_flags_diverged():
+    # one Newton iteration cannot reach the tolerance: every instance is flagged diverged in its first row, and
+    # its weights stay as they were
+    st = _net("square_law", layers=(2, 2, 1), **KERNEL_STUDY, **{"eqprop.newton_iter": 1})[0]
+    worst, r = _kernel_vs_reference(st, n_inst=3)
+    assert r.diverged.all() and (r.diverged_step == 0).all()
+    np.testing.assert_array_equal(r.w_final, r.w_init)

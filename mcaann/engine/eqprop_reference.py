@@ -195,8 +195,8 @@ class Network:
         return mse, (correct / X.shape[0] if thresholds is not None else np.full(n, np.nan))
 
     def train(self, w0, X, T, thresholds, epochs: int, orders=None):
-        """Train ``epochs`` over the rows (fixed order, or ``orders[ep]`` (n, rows) per instance); returns
-        (w, mse (n, epochs + 1), accuracy, diverged)."""
+        """Train ``epochs`` over the rows (fixed order, or ``orders[ep]`` (n, rows) per instance, see
+        ``row_orders``); returns (w, mse (n, epochs + 1), accuracy, diverged)."""
         w = np.array(w0, dtype=float)
         n = w.shape[0]
         mse = np.empty((n, epochs + 1))
@@ -211,3 +211,13 @@ class Network:
                 v = np.where(ok[:, None], v, self.const.v_mid)
             mse[:, ep + 1], acc[:, ep + 1] = self.evaluate(w, X, T, thresholds)
         return w, mse, acc, ~ok
+
+
+def row_orders(study, instances, epochs: int, n_rows: int) -> list[np.ndarray] | None:
+    """The row order of every epoch, (n, rows) per epoch, of ``instances`` (None: fixed order)."""
+    from mcaann.engine.reference import row_order
+
+    if study.task.order != "shuffled":
+        return None
+    seed = study.monte_carlo.seed
+    return [np.array([row_order(int(i), ep, n_rows, seed, True) for i in instances]) for ep in range(epochs)]
