@@ -67,8 +67,9 @@ def _ep_estimate(net, w, x, t, v0, beta):
 
 def test_update_tends_to_gradient_like_beta():
     # The reciprocal variant (two-terminal conductances) with an ideal update circuit: the update / beta tends to
-    # the gradient of the loss at equilibrium, with an error proportional to beta.
-    st, topo, p = _net("conductance")
+    # the gradient of the loss at equilibrium, with an error proportional to beta; the neuron amplifiers (gain 2)
+    # keep the network's co-content.
+    st, topo, p = _net("conductance", **{"eqprop.A_n": 2.0})
     p["i_uoff"][:] = 0.0
     net = Network(st, topo, p)
     n = 6

@@ -2,8 +2,10 @@
 Kendall et al. 2020): the devices' equations and the network's Kirchhoff currents, each written once.
 
 The network is the layered one of ``Topology``. Every neuron is a node with a capacitance ``C_node`` to
-ground, a load conductance ``G_load`` to the mid-rail ``V_mid`` and two clamp diodes (its nonlinearity);
-inputs and the bias are voltage sources. Synapse ``k`` joins its presynaptic node ``a`` (an input, the bias
+ground, a load conductance ``G_load`` to the mid-rail ``V_mid`` and two clamp diodes (its nonlinearity), and
+drives the next layer through a bidirectional amplifier of voltage gain ``A_n`` (forward ``V_mid + A_n (v -
+V_mid)``, backward ``A_n`` times the current it supplies: it restores the signal a passive layer attenuates and
+keeps the co-content, Kendall et al. 2020); inputs and the bias are voltage sources. Synapse ``k`` joins its presynaptic node ``a`` (an input, the bias
 or a neuron of the layer before) to its postsynaptic neuron ``b``. Output neurons are pulled towards their
 targets by a nudging conductance ``beta`` (0 in the free phase).
 
@@ -101,6 +103,7 @@ SYNAPSE_PARAMS: tuple[ParamSpec, ...] = tuple(
 #: Per-neuron parameters over ``(instance, neuron)``.
 NEURON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("g_load", "neuron", GAIN, "S", "neuron load conductance to V_mid", _e("G_load")),
+    ParamSpec("a_n", "neuron", GAIN, "1", "neuron amplifier voltage gain A_n", _e("A_n")),
     ParamSpec("v_ch", "diode", VT, "V", "upper clamp diode knee", lambda s: s.eqprop.V_mid + s.eqprop.V_clamp),
     ParamSpec("v_cl", "diode", VT, "V", "lower clamp diode knee", lambda s: s.eqprop.V_mid - s.eqprop.V_clamp),
 )
@@ -134,7 +137,7 @@ def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_u
     nudged phases, ``t_hold``) and update (``t_update``) parts of a row; the rest as sampled."""
     d = {"ks": p["beta_p"], "bp": 0.5 * p["beta_p"], "bm": 0.5 * p["beta_m"],
          "up": c.v_g0 - p["vt_p"], "um": c.v_g0 - p["vt_m"]}
-    for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "v_ch", "v_cl"):
+    for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "a_n", "v_ch", "v_cl"):
         d[name] = p[name]
     glc = p["g_leak"] / p["c"] if v.leak else np.zeros_like(p["c"])
     d["glc"] = glc
@@ -150,7 +153,7 @@ def derived_names(v: Variant) -> tuple[list[str], list[str]]:
     syn = ["ks", "up"] if v.device == "conductance" else ["bp", "bm", "up", "um"]
     syn += ["a_u", "i_uoff"] + (["i_umax"] if v.sat_update else []) + ["c", "phi_h", "phi_u"]
     syn += ["glc", "il0c"] if v.leak else []
-    return syn, ["g_load", "v_ch", "v_cl"]
+    return syn, ["g_load", "a_n", "v_ch", "v_cl"]
 
 
 #: study scalars the kernels read (``NOM``), in order
@@ -224,6 +227,18 @@ def hold(v: Variant, w, rate, phi, v_rest, q: Callable):
 # --------------------------------------------------------------------------------------------------------
 
 
+def presynaptic(b, l: int, i: int):
+    """The voltage a synapse of layer ``l`` sees from its input ``i`` and the gain ``A`` of the neuron
+    amplifier in between: ``V_mid + A_n (v - V_mid)`` for a neuron (A_n = 1: none), the source itself for
+    an input or the bias (``A = 1.0``). The amplifier is bidirectional (Kendall et al. 2020): it draws ``A``
+    times its output current from the neuron node, so that the network keeps its co-content."""
+    va = b.node(l - 1, i)
+    if b.free(l - 1, i) is None:
+        return va, 1.0
+    a = b.neuron(b.free(l - 1, i))("a_n")
+    return b.const.v_mid + a * (va - b.const.v_mid), a
+
+
 def kcl(b) -> None:
     """Add every device's current into the free nodes (``b.inject(n, i)``) and its derivatives
     (``b.jac(n, m, g)``, d i_n / d v_m). ``b.node(l, i)`` is the voltage of input ``i`` of layer ``l`` (0: the
@@ -237,15 +252,16 @@ def kcl(b) -> None:
                 k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
                 na = b.free(l - 1, i)
                 with b.lanes():
-                    out = synapse(v, c, b.weight(k), b.node(l - 1, i), vb, b.synapse(k))
+                    va, a = presynaptic(b, l, i)
+                    out = synapse(v, c, b.weight(k), va, vb, b.synapse(k))
                     ib, ia, dba, dbb, daa, dab = (b.let("syn", e) for e in out)
                     b.inject(nb, ib)
                     b.jac(nb, nb, dbb)
                     if na is not None:
-                        b.inject(na, -ia)
-                        b.jac(na, na, -daa)
-                        b.jac(na, nb, -dab)
-                        b.jac(nb, na, dba)
+                        b.inject(na, -(a * ia))
+                        b.jac(na, na, -(a * a * daa))
+                        b.jac(na, nb, -(a * dab))
+                        b.jac(nb, na, a * dba)
             with b.lanes():
                 i_n, g_n = neuron(c, vb, b.neuron(nb))
                 b.inject(nb, i_n)
@@ -268,4 +284,5 @@ def locals_(b) -> None:
             for i in range(topo.layers[l - 1] + 1):
                 k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
                 with b.lanes():
-                    b.local(k, local_quantity(v, c, b.weight(k), b.node(l - 1, i), vb, b.synapse(k)))
+                    va, _ = presynaptic(b, l, i)
+                    b.local(k, local_quantity(v, c, b.weight(k), va, vb, b.synapse(k)))

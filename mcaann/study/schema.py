@@ -186,6 +186,7 @@ class Eqprop(_Section):
     V_G0: SI = Field(1.5, description="gate bias of the pair; the weight adds to M+, subtracts from M- [V]")
     V_mid: SI = Field(0.5, description="mid-rail: loads, inverting buffers and clamps centre on it [V]")
     G_load: NonNegSI = Field(1e-7, description="neuron load conductance to V_mid [S]")
+    A_n: PositiveSI = Field(1.0, description="voltage gain of the neuron's bidirectional amplifier [1]")
     I_s: PositiveSI = Field(1e-12, description="clamp diode saturation current [A]")
     V_d: PositiveSI = Field(0.0388, description="clamp diode n U_T [V]")
     V_clamp: SI = Field(0.0, description="clamp diode knees at V_mid +- V_clamp [V]")
@@ -334,6 +335,8 @@ class Study(_Section):
         ep, dt = self.eqprop, self.integrator.dt
         if self.noise.enabled:
             raise ValueError("noise.enabled: the eqprop circuit has no noise model yet (set it false)")
+        if self.integrator.dtype != "float64":
+            raise ValueError("integrator.dtype: the eqprop kernels are float64 only")
         if ep.T_free + ep.T_nudge >= self.task.T_row:
             raise ValueError("eqprop.T_nudge: T_free + T_nudge must be shorter than task.T_row (the update "
                              "phase is the rest of the row)")
