@@ -155,3 +155,17 @@ def test_failed_newton_flags_diverged():
     worst, r = _kernel_vs_reference(st, n_inst=3)
     assert r.diverged.all() and (r.diverged_step == 0).all()
     np.testing.assert_array_equal(r.w_final, r.w_init)
+
+
+@pytest.mark.parametrize("device", ["square_law", "conductance"])
+def test_ngspice_agrees_with_equilibrium(device):
+    # the exported free phase of mismatched instances (twice the preset's sigma), every XOR row: ngspice's
+    # operating point within 1 mV of the engine's equilibrium
+    from mcaann.spice.eqprop_netlist import check_free_phase
+    from mcaann.spice.ngspice import ngspice_available
+
+    if not ngspice_available():
+        pytest.skip("ngspice is not installed")
+    st = load_study("xor_eqprop", {"mismatch.scale": 2.0, "eqprop.device": device})
+    for instance in (3, 11):
+        assert check_free_phase(st, instance) < 1e-3

@@ -5,9 +5,9 @@ The network is the layered one of ``Topology``. Every neuron is a node with a ca
 ground, a load conductance ``G_load`` to the mid-rail ``V_mid`` and two clamp diodes (its nonlinearity), and
 drives the next layer through a bidirectional amplifier of voltage gain ``A_n`` (forward ``V_mid + A_n (v -
 V_mid)``, backward ``A_n`` times the current it supplies: it restores the signal a passive layer attenuates and
-keeps the co-content, Kendall et al. 2020); inputs and the bias are voltage sources. Synapse ``k`` joins its presynaptic node ``a`` (an input, the bias
-or a neuron of the layer before) to its postsynaptic neuron ``b``. Output neurons are pulled towards their
-targets by a nudging conductance ``beta`` (0 in the free phase).
+keeps the co-content, Kendall et al. 2020); inputs and the bias are voltage sources. Synapse ``k`` joins its
+presynaptic node ``a`` (an input, the bias or a neuron of the layer before) to its postsynaptic neuron ``b``.
+Output neurons are pulled towards their targets by a nudging conductance ``beta`` (0 in the free phase).
 
 Synapse devices (``device``), current into ``b`` [A]:
 
