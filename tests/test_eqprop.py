@@ -146,6 +146,22 @@ def test_kernel_matches_reference():
     assert worst < 1e-12
     assert np.abs(r.w_final - r.w_init).max() > 1e-3  # it learned something
     assert not r.diverged.any()
+    # instances 62..69 alone (another block layout, another lane of each) give the same bits
+    from mcaann.engine.driver import run_instances
+
+    part = run_instances(st, 62, 70)
+    np.testing.assert_array_equal(part.w_final, r.w_final[62:])
+    np.testing.assert_array_equal(part.mse, r.mse[62:])
+
+
+@pytest.mark.parametrize(("override", "field"), [({"noise.enabled": True}, "noise.enabled"),
+                                                 ({"integrator.dtype": "float32"}, "integrator.dtype"),
+                                                 ({"eqprop.T_free": 9e-8}, "eqprop.T_nudge")])
+def test_bad_eqprop_study_names_the_field(override, field):
+    from mcaann.study import StudyError
+
+    with pytest.raises(StudyError, match=f"^{field}: "):
+        load_study("xor_eqprop", override)
 
 
 def test_failed_newton_flags_diverged():
