@@ -304,14 +304,16 @@ def spice(
         _fail("--check: ngspice is not installed (apt-get install ngspice)", 1)
     t0 = time.perf_counter()
     if st.network.learning == "eqprop":
-        from mcaann.spice.eqprop_netlist import check_free_phase
+        from mcaann.spice.eqprop_netlist import check_epoch, check_free_phase
 
         try:
             diff = check_free_phase(st, instance)
+            dw = check_epoch(st, instance)
         except NgspiceError as exc:
             _fail(str(exc), 1)
-        console.print(f"ngspice vs engine, free-phase equilibrium of every row: max |v difference| = "
-                      f"{diff * 1e6:.3g} uV ({time.perf_counter() - t0:.1f} s)")
+        console.print(f"ngspice vs engine: free-phase equilibrium of every row, max |v difference| = "
+                      f"{diff * 1e6:.3g} uV; weights after one epoch (ngspice phases), max |w difference| = "
+                      f"{dw * 1e6:.3g} uV ({time.perf_counter() - t0:.1f} s)")
         return
     try:
         diff = check_instance(st, instance)

@@ -177,7 +177,7 @@ def test_failed_newton_flags_diverged():
 def test_ngspice_agrees_with_equilibrium(device):
     # the exported free phase of mismatched instances (twice the preset's sigma), every XOR row: ngspice's
     # operating point within 1 mV of the engine's equilibrium
-    from mcaann.spice.eqprop_netlist import check_free_phase
+    from mcaann.spice.eqprop_netlist import check_epoch, check_free_phase
     from mcaann.spice.ngspice import ngspice_available
 
     if not ngspice_available():
@@ -185,3 +185,5 @@ def test_ngspice_agrees_with_equilibrium(device):
     st = load_study("xor_eqprop", {"mismatch.scale": 2.0, "eqprop.device": device})
     for instance in (3, 11):
         assert check_free_phase(st, instance) < 1e-3
+    # one epoch whose phases are ngspice operating points: the same weights to well below 1 mV
+    assert check_epoch(st, 3) < 1e-6

@@ -165,6 +165,11 @@ class Network:
         """One training row: (new weights, node voltages at its end, still ok)."""
         vf, ok = self.phase(w, x, None, 0.0, v0, self.t_free, ok)
         vn, ok = self.phase(w, x, t, self.beta, vf, self.t_nudge, ok)
+        wn, ok = self.update(w, x, vf, vn, ok)
+        return wn, vn, ok
+
+    def update(self, w, x, vf, vn, ok):
+        """The weights after a row's update from its free and nudged node voltages ``vf``, ``vn``, and ok."""
         dq = self.local(w, x, vn) - self.local(w, x, vf)
         q = self.d.__getitem__
         rate = eqprop.update_rate(self.variant, dq, q)
@@ -172,7 +177,7 @@ class Network:
         wn = eqprop.hold(self.variant, wn, rate, q("phi_u"), self.v_rest, q)
         wn = np.clip(wn, self.v_lo, self.v_hi)
         ok = ok & np.all(np.isfinite(wn), axis=1)
-        return np.where(ok[:, None], wn, w), vn, ok
+        return np.where(ok[:, None], wn, w), ok
 
     def outputs(self, w, x):
         """Output node voltages [V] at the free equilibrium from ``V_mid`` (the inference the chip does)."""

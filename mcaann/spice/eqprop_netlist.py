@@ -38,11 +38,11 @@ def _node(topo: Topology, n: int) -> str:
 class _Spice:
     """The ``kcl`` builder writing one B-source per current into a node (the Jacobian is ngspice's)."""
 
-    def __init__(self, net: Network, k_index: int):
+    def __init__(self, net: Network, k_index: int, t, beta: float):
         self.topo, self.variant, self.d, self.k = net.topo, net.variant, net.d, k_index
         c = net.const
         self.const = eqprop.Constants(atom("v(vbias)"), c.v_mid, c.v_g0, c.i_s, c.v_d)
-        self.beta = 0.0
+        self.t, self.beta = t, beta
         self.lines: list[str] = []
 
     def lanes(self):
@@ -71,7 +71,7 @@ class _Spice:
     neuron = synapse
 
     def target(self, j: int):
-        return 0.0
+        return 0.0 if self.t is None else float(self.t[j])
 
     def inject(self, n: int, value) -> None:
         if isinstance(value, float) and value == 0.0:
@@ -83,22 +83,25 @@ class _Spice:
 
 
 def eqprop_netlist(study, params: dict[str, np.ndarray], instance: int, x: np.ndarray,
-                   label: int | None = None) -> str:
+                   label: int | None = None, w: np.ndarray | None = None, t: np.ndarray | None = None) -> str:
     """Netlist of the free phase of ``instance`` (its row in ``params``, arrays over (instance, block)) with
-    inputs ``x`` [V] and weights ``params["w_init"]``; its first line is a comment naming instance ``label``."""
+    inputs ``x`` [V] and weights ``w`` (default ``params["w_init"]``) [V], or of the nudged phase towards targets
+    ``t`` [V]; its first line is a comment naming instance ``label``."""
     topo = Topology(tuple(study.network.layers))
     net = Network(study, topo, params)
-    b = _Spice(net, instance)
+    b = _Spice(net, instance, t, 0.0 if t is None else study.eqprop.beta)
     eqprop.kcl(b)
     c = constants(study)
     name = instance if label is None else label
-    out = [f"* mcaann eqprop free phase: study {study.name}, instance {name}, device {study.eqprop.device}",
+    phase = "free" if t is None else "nudged"
+    w = params["w_init"][instance] if w is None else w
+    out = [f"* mcaann eqprop {phase} phase: study {study.name}, instance {name}, device {study.eqprop.device}",
            f"Vbias vbias 0 DC {c.v_bias!r}"]
     out += [f"Vx{i} x_{i} 0 DC {float(v)!r}" for i, v in enumerate(x)]
-    w = topo.weight_coords()
+    wc = topo.weight_coords()
     for k in range(topo.n_weights):
-        name = f"w_{w['layer'][k]}_{w['post'][k]}_{w['pre'][k]}"
-        out.append(f"V{name} {name} 0 DC {float(params['w_init'][instance, k])!r}")
+        name = f"w_{wc['layer'][k]}_{wc['post'][k]}_{wc['pre'][k]}"
+        out.append(f"V{name} {name} 0 DC {float(w[k])!r}")
     out += [f"C{_node(topo, n)} {_node(topo, n)} 0 {study.eqprop.C_node!r}" for n in range(topo.n_neurons)]
     out += b.lines
     out.append(f".nodeset {' '.join(f'v({_node(topo, n)})={c.v_mid!r}' for n in range(topo.n_neurons))}")
@@ -151,3 +154,31 @@ def check_free_phase(study, instance: int, params: dict[str, np.ndarray] | None 
         sp = ngspice_op(eqprop_netlist(study, params, instance_row, x), nodes)
         worst = max(worst, float(np.max(np.abs(np.array([sp[n] for n in nodes]) - v[0]))))
     return worst
+
+
+def check_epoch(study, instance: int) -> float:
+    """Largest |w difference| [V] after one epoch between the engine and the same protocol whose free and
+    nudged phases are ngspice operating points (the update from their node voltages, as the engine's)."""
+    from mcaann.engine.driver import study_task
+    from mcaann.engine.reference import row_order
+    from mcaann.variability.mismatch import sample_instances
+
+    topo = Topology(tuple(study.network.layers))
+    params = sample_instances(study, topo, np.array([instance]))
+    net = Network(study, topo, params)
+    task = study_task(study)
+    nodes = [_node(topo, n) for n in range(topo.n_neurons)]
+    order = row_order(instance, 0, task.n_rows, study.monte_carlo.seed, study.task.order == "shuffled")
+    w = params["w_init"].copy()
+    ok = np.ones(1, bool)
+
+    def op(x, t):
+        sp = ngspice_op(eqprop_netlist(study, params, 0, x, instance, w[0], t), nodes)
+        return np.array([[sp[n] for n in nodes]])
+
+    for r in order:
+        x = task.x[r]
+        w, ok = net.update(w, x[None, :], op(x, None), op(x, task.t[r]), ok)
+    orders = [np.array([order])] if study.task.order == "shuffled" else None
+    w_engine = net.train(params["w_init"], task.x, task.t, None, 1, orders)[0]
+    return float(np.max(np.abs(w - w_engine)))
