@@ -397,8 +397,15 @@ def spice(
 
     try:
         st = sweep_point(_load(study, set_, sweep, instances, seed), point)
-        study_task(st)
-        text = netlist(st, instance)
+        task = study_task(st)
+        if st.network.learning == "eqprop":
+            from mcaann.spice.eqprop_netlist import eqprop_netlist
+            from mcaann.spice.netlist import instance_parameters
+
+            params = {k: v[None] for k, v in instance_parameters(st, instance).items()}
+            text = eqprop_netlist(st, params, 0, task.x[0], label=instance)
+        else:
+            text = netlist(st, instance)
     except StudyError as exc:
         _fail(str(exc))
     path = out or Path("results") / f"{st.name}-{instance}.cir"
@@ -415,6 +422,18 @@ def spice(
     if not ngspice_available():
         _fail("--check: ngspice is not installed (apt-get install ngspice)", 1)
     t0 = time.perf_counter()
+    if st.network.learning == "eqprop":
+        from mcaann.spice.eqprop_netlist import check_epoch, check_free_phase
+
+        try:
+            diff = check_free_phase(st, instance)
+            dw = check_epoch(st, instance)
+        except NgspiceError as exc:
+            _fail(str(exc), 1)
+        console.print(f"ngspice vs engine: free-phase equilibrium of every row, max |v difference| = "
+                      f"{diff * 1e6:.3g} uV; weights after one epoch (ngspice phases), max |w difference| = "
+                      f"{dw * 1e6:.3g} uV ({time.perf_counter() - t0:.1f} s)")
+        return
     try:
         diff = check_instance(st, instance)
     except NgspiceError as exc:

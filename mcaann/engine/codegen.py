@@ -57,6 +57,9 @@ class KernelSpec:
     block: int = 64  # instances per kernel block (lanes)
     rails: bool = True  # finite weight rails (clip); False: both at +-inf
     learning: str = "backprop"  # the learning circuit (``circuit.LEARNING_CIRCUITS``)
+    eq_device: str = ""  # eqprop: synapse device (``circuit.eqprop.DEVICES``)
+    eq_relax: str = ""  # eqprop: phases as "equilibrium" or "transient"
+    eq_sat_update: bool = False  # eqprop: the update circuit saturates
 
     def key(self) -> str:
         text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION
@@ -78,6 +81,10 @@ def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:
     Without mismatch, a parameter with an exact nominal value (offsets, unit gains) is left out and one equal
     to another at nominal (``same_as``) reads that one.
     """
+    if spec.learning == "eqprop":
+        from mcaann.engine import eqprop_codegen
+
+        return eqprop_codegen.derived_names(spec)
     syn, neu, scal = [], [], []
     for d in derived_parameters(spec.variant):
         if not spec.mismatch and (d.at_nominal is not None or d.same_as):
@@ -143,6 +150,8 @@ COMPUTE = Syntax(NUMBA.functions, _compute_number)
 class _Builder:
     """What both code builders share: the derived-parameter lookup and statements with shared calls."""
 
+    SYNTAX = COMPUTE  # how the block equations are written
+
     def __init__(self, spec: KernelSpec, src: Source):
         self.spec, self.src = spec, src
         self.topo = Topology(spec.layers)
@@ -181,7 +190,7 @@ class _Builder:
         e = Expr(e.op, args, e.name)
         if e.op != "call":
             return e
-        text = render(e, COMPUTE)
+        text = render(e, self.SYNTAX)
         if text not in self.calls:
             name = self._fresh("c")
             self.src(f"{name} = {text}")
@@ -189,7 +198,7 @@ class _Builder:
         return self.calls[text]
 
     def emit(self, target: str, value) -> None:
-        self.src(f"{target} = {render(self._share_calls(value), COMPUTE)}")
+        self.src(f"{target} = {render(self._share_calls(value), self.SYNTAX)}")
 
     def let(self, name: str, value):
         if not isinstance(value, Expr) or value.op == "atom":
@@ -386,7 +395,13 @@ def _scalars(src: Source, spec: KernelSpec) -> None:
 
 
 def _acts(spec: KernelSpec) -> str:
-    return ", ".join(f"act{l}" for l in range(len(spec.layers)))
+    """The per-block work arrays the evaluation takes: activations (and eqprop's node arrays)."""
+    acts = ", ".join(f"act{l}" for l in range(len(spec.layers)))
+    if spec.learning == "eqprop":
+        from mcaann.engine.eqprop_codegen import WORK
+
+        acts += ", " + WORK
+    return acts
 
 
 def _layered_drift(src: Source, spec: KernelSpec) -> None:
@@ -559,7 +574,11 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
         src("B = w.shape[1]")
         src(f"assert B == {blk}")
         _work_arrays(src, spec, "DS", "DN")
-        if fz is None:  # the layered steps' work arrays
+        if spec.learning == "eqprop":
+            src("V[:, :] = NOM[1]")  # the nodes start at V_mid
+            with src.lanes():
+                src("OK[b] = 1.0 - div[b]")
+        elif fz is None:  # the layered steps' work arrays
             src(f"dd = np.empty(({nn}, B), F)")
             src(f"delta = np.empty(({nn}, B), F)")
             for s in range(SOLVERS[spec.method].stages):
@@ -616,17 +635,10 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
                             src(f"WF[{fz.o_row + i * blk} + b] = act0[{i + 1}, b]")
                         for j in range(n_out):
                             src(f"WF[{fz.o_row + (n_in + j) * blk} + b] = tgt[{j}, b]")
-                with src.block("for s in range(spr):"):
-                    src("vt = vt_f if s >= settle else ZERO")
-                    if fz is not None:
-                        args = "W64, WF, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
-                        with src.block("if vt != ZERO:"):
-                            src(f"step_on({args.format(sn='sn_on')})")
-                        with src.block("else:"):
-                            src(f"step_off({args.format(sn='sn_off')})")
-                    else:
-                        _layered_step(src, spec)
-                    src("step += 1")
+                if spec.learning == "eqprop":
+                    _eqprop_row(src, spec)
+                else:
+                    _row_steps(src, spec, fz)
             if fz is not None:
                 src(f"wflat[:] = W64[{fz.o_w}:{fz.o_w + nw * blk}]")
             src(evaluation)
@@ -639,6 +651,34 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
                 src(f"div_step[b] = np.int64(W64[{fz.o_dstep} + b])")
 
 
+def _row_steps(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
+    """The body of a row for the backprop circuit: its integrator steps."""
+    with src.block("for s in range(spr):"):
+        src("vt = vt_f if s >= settle else ZERO")
+        if fz is not None:
+            args = "W64, WF, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
+            with src.block("if vt != ZERO:"):
+                src(f"step_on({args.format(sn='sn_on')})")
+            with src.block("else:"):
+                src(f"step_off({args.format(sn='sn_off')})")
+        else:
+            _layered_step(src, spec)
+        src("step += 1")
+
+
+def _eqprop_row(src: Source, spec: KernelSpec) -> None:
+    """The body of a row for the eqprop circuit: its phases and update (``eqrow``), then the divergence flags of
+    lanes whose Newton solve failed; the row counts ``spr`` steps."""
+    from mcaann.engine.eqprop_codegen import WORK
+
+    src(f"eqrow(w, DSA, DNA, NOM, act0, tgt, {WORK}, v_rest, v_lo, v_hi, B)")
+    with src.lanes():
+        src("newly = (OK[b] == 0.0) & (div[b] == 0.0)")
+        src("div_step[b] = step if newly else div_step[b]")
+        src("div[b] = 1.0 if newly else div[b]")
+    src("step += spr")
+
+
 def _work_arrays(src: Source, spec: KernelSpec, ds: str, dn: str) -> None:
     """Activations (bias row set), the accumulator and the (parameter, synapse or neuron, lane) views ``DSA``/``DNA``
     of the flat per-block derived parameters ``ds``/``dn``."""
@@ -648,6 +688,10 @@ def _work_arrays(src: Source, spec: KernelSpec, ds: str, dn: str) -> None:
         src(f"act{l} = np.empty(({spec.layers[l] + 1}, B), F)")
         src(f"act{l}[0, :] = F(v_bias)")
     src("acc = np.empty(B, F)")
+    if spec.learning == "eqprop":
+        from mcaann.engine import eqprop_codegen
+
+        eqprop_codegen.work_arrays(src, spec)
     src(f"DSA = {ds}.reshape(({nsyn}, {topo.n_weights}, B))")
     src(f"DNA = {dn}.reshape(({nneu}, {topo.n_neurons}, B))")
 
@@ -671,15 +715,21 @@ def generate(spec: KernelSpec) -> str:
     src(f"NN = {topo.n_neurons}")
     src("")
     fz = None
-    if spec.fused:
+    if spec.learning == "eqprop":
+        from mcaann.engine import eqprop_codegen
+
+        src("from mcaann.engine.newton import solve_lanes")
+        eqprop_codegen.functions(src, spec)
+    elif spec.fused:
         fz = FusedBuilder(spec, src)
         _fused_step(src, spec, fz, True)
         src("")
         _fused_step(src, spec, fz, False)
     else:
         _layered_drift(src, spec)
-    src("")
-    _evaluate(src, spec)
+    if spec.learning != "eqprop":
+        src("")
+        _evaluate(src, spec)
     src("")
     _train_block(src, spec, fz)
     src("")

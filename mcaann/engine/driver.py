@@ -45,11 +45,20 @@ def kernel_spec(study) -> KernelSpec:
         leak=study.leakage.enabled,
         noise=study.noise.enabled,
         mismatch=study.mismatch.enabled,
-        fused=_fused(study),
+        fused=_fused(study) and study.network.learning != "eqprop",
         block=BLOCK,
         rails=math.isfinite(c.V_lo) or math.isfinite(c.V_hi),
         learning=study.network.learning,
+        **_eqprop_spec(study),
     )
+
+
+def _eqprop_spec(study) -> dict:
+    """The eqprop fields of the kernel key (none for backprop: its keys stay as they were)."""
+    if study.network.learning != "eqprop":
+        return {}
+    ep = study.eqprop
+    return {"eq_device": ep.device, "eq_relax": ep.relax, "eq_sat_update": math.isfinite(ep.I_u_max)}
 
 
 def _fused(study) -> bool:
@@ -66,9 +75,11 @@ def _fused(study) -> bool:
     return small and not sat and not mism
 
 
-def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int, dtype):
+def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int, dtype, study=None):
     """The kernels' derived parameters: per-synapse and per-neuron blocks (flat, lanes last) and scalars."""
     syn, neu, scal = derived_names(spec)
+    if spec.learning == "eqprop":
+        return _eqprop_arrays(study, params, n_blocks, dtype, syn, neu)
     d = derive(spec.variant, params, i_leak0)
 
     def flat(names):
@@ -83,6 +94,23 @@ def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int
             raise ValueError(f"derived parameter {nm} differs between blocks; it cannot be a kernel scalar")
         nom[q] = v.flat[0]
     return flat(syn), flat(neu), nom
+
+
+def _eqprop_arrays(study, params: dict, n_blocks: int, dtype, syn: list[str], neu: list[str]):
+    """``derived_arrays`` of the eqprop circuit: its derived parameters and the study scalars ``NOM``."""
+    from mcaann.circuit import eqprop
+    from mcaann.engine.eqprop_reference import Network
+
+    net = Network(study, Topology(tuple(study.network.layers)), params)
+    d, c, ep = net.d, net.const, study.eqprop
+    dt = study.integrator.dt
+    scalars = {"v_bias": c.v_bias, "v_mid": c.v_mid, "v_g0": c.v_g0, "i_s": c.i_s, "v_d": c.v_d, "beta": ep.beta,
+               "g_step": ep.C_node / dt, "tol": ep.newton_tol, "iters": ep.newton_iter,
+               "n_free": round(ep.T_free / dt), "n_nudge": round(ep.T_nudge / dt)}
+    nom = np.array([scalars[nm] for nm in eqprop.SCALARS], dtype)
+    ds = _pack_many([d[nm] for nm in syn], n_blocks, dtype).reshape(n_blocks, -1)
+    dn = _pack_many([d[nm] for nm in neu], n_blocks, dtype).reshape(n_blocks, -1)
+    return ds, dn, nom
 
 
 def study_task(study) -> TaskData:
@@ -173,14 +201,14 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     vt_rel = c.V_teach / c.V_teach_ref
     kT = K_BOLTZMANN * study.process.temperature
     dt = study.integrator.dt
-    g_leak, kg, cap = params["g_leak"], params["kg"], params["c"]
-    if study.noise.enabled:
+    if study.noise.enabled:  # (the schema refuses noise with eqprop)
+        g_leak, kg, cap = params["g_leak"], params["kg"], params["c"]
         i0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
         ds_n = study.noise.density_scale
         sn_on = noise_sigma(kT, g_leak, kg, study.noise.gamma, vt_rel, dt, cap, i0, ds_n)
         sn_off = noise_sigma(kT, g_leak, kg, study.noise.gamma, 0.0, dt, cap, i0, ds_n)
     else:
-        sn_on = sn_off = np.zeros_like(cap)
+        sn_on = sn_off = np.zeros_like(params["c"])
     pad = ((0, 0), (0, noise_rows(topo.n_weights) - topo.n_weights))  # zero rows: whole Philox blocks
     sn_on = _pack(np.pad(sn_on, pad), n_blocks, np.float64)
     sn_off = _pack(np.pad(sn_off, pad), n_blocks, np.float64)
@@ -195,7 +223,7 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
     lk = study.leakage
     spec = kernel_spec(study)
     i_leak0 = lk.I_leak0 if lk.enabled else 0.0
-    DS, DN, NOM = derived_arrays(spec, params, i_leak0, n_blocks, F)
+    DS, DN, NOM = derived_arrays(spec, params, i_leak0, n_blocks, F, study)
     args = (w, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
             study.task.order == "shuffled", epochs, study.steps_per_row, study.settle_steps, dt,
             vt_rel, c.V_bias, c.V_lo, c.V_hi, lk.V_rest,

@@ -76,6 +76,17 @@ class Evaluation:
         self.rates[k] = value
 
 
+def row_order(instance: int, epoch: int, n_rows: int, seed: int, shuffled: bool) -> list[int]:
+    """Row order of a training epoch (0-based) of one instance: fixed, or Fisher-Yates from its own stream."""
+    perm = list(range(n_rows))
+    if shuffled:
+        for i in range(n_rows - 1, 0, -1):
+            u = uniform(instance, epoch, i, 0, seed, STREAM_SHUFFLE)
+            j = int(u * (i + 1))
+            perm[i], perm[j] = perm[j], perm[i]
+    return perm
+
+
 class Reference:
     """One instance of the circuit: its parameters, topology and study constants."""
 
@@ -161,13 +172,7 @@ class Reference:
 
     def order(self, epoch: int, n_rows: int) -> list[int]:
         """Row order of a training epoch (0-based): fixed, or Fisher-Yates per instance."""
-        perm = list(range(n_rows))
-        if self.shuffled:
-            for i in range(n_rows - 1, 0, -1):
-                u = uniform(self.instance, epoch, i, 0, self.seed, STREAM_SHUFFLE)
-                j = int(u * (i + 1))
-                perm[i], perm[j] = perm[j], perm[i]
-        return perm
+        return row_order(self.instance, epoch, n_rows, self.seed, self.shuffled)
 
     def train(self, w0, X, T, thresholds, epochs: int):
         """Train for ``epochs``; returns (final w, mse per epoch, accuracy per epoch, diverged)."""

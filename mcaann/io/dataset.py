@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS
 from mcaann.circuit.cost import chip_cost, energy_to_converge
 from mcaann.circuit.network import Topology
 from mcaann.stats.convergence import converged_mask, convergence_epochs
@@ -81,11 +80,14 @@ def per_instance_variables(study, res) -> dict:
         "w_init": (("instance", "weight"), w_init, _attrs("V", "weight voltage before training")),
         "w_final": (("instance", "weight"), w_final, _attrs("V", "weight voltage after training")),
     }
-    for spec in SYNAPSE_PARAMS:
+    from mcaann.variability.mismatch import block_params
+
+    syn_params, neuron_params = block_params(study)  # the point's learning circuit's
+    for spec in syn_params:
         out[spec.name] = (("instance", "weight"), params[spec.name],
                           _attrs(spec.units, spec.long_name, role="sampled_parameter", block=spec.block,
                                  nominal=float(spec.nominal(study))))
-    for spec in NEURON_PARAMS:
+    for spec in neuron_params:
         out[spec.name] = (("instance", "neuron"), params[spec.name],
                           _attrs(spec.units, spec.long_name, role="sampled_parameter", block=spec.block,
                                  nominal=float(spec.nominal(study))))
@@ -113,11 +115,17 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
     shape = tuple(len(study.sweep[k]) for k in keys)
     sdims = tuple(sweep_dim(k) for k in keys)
     data_vars = {}
-    for name, (dims, _, attrs) in point_vars[0].items():
+    names = list(dict.fromkeys(name for pv in point_vars for name in pv))
+    for name in names:
+        # a variable of some points only (the sampled parameters of one learning circuit, in a sweep of
+        # network.learning) is NaN at the others
+        first = next(pv[name] for pv in point_vars if name in pv)
+        dims, _, attrs = first
         if len(point_vars) == 1:  # no sweep: no copy
             stacked = point_vars[0][name][1]
         else:
-            stacked = np.stack([pv[name][1] for pv in point_vars])
+            stacked = np.stack([pv[name][1] if name in pv else np.full(np.shape(first[1]), np.nan)
+                                for pv in point_vars])
             stacked = stacked.reshape(shape + stacked.shape[1:])
         data_vars[name] = (sdims + dims, stacked, attrs)
     topo = Topology(tuple(study.network.layers))

@@ -46,7 +46,7 @@ def shard_range(n: int, shard: tuple[int, int] | None) -> tuple[int, int]:
 def plan_tasks(study, chunk: int | None = None, shard: tuple[int, int] | None = None):
     """The sweep points and the tasks of a study (or of one shard), in canonical order."""
     for key in study.sweep:
-        if key in SHAPE_KEYS or key.startswith("network."):
+        if key in SHAPE_KEYS or (key.startswith("network.") and key != "network.learning"):
             raise StudyError(f"sweep.{key}: changes the shape of the result and cannot be swept; run separate studies")
     points = sweep_points(study)
     lo, hi = shard_range(study.monte_carlo.instances, shard)

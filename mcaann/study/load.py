@@ -167,7 +167,7 @@ def _floatify(node: Any, key: str = "") -> Any:
         return [_floatify(v, key) for v in node]
     if isinstance(node, bool) or isinstance(node, str):
         return node
-    if isinstance(node, int) and key in {"epochs", "instances", "seed", "layers"}:
+    if isinstance(node, int) and key in {"epochs", "instances", "seed", "layers", "newton_iter"}:
         return node
     if isinstance(node, int | float):
         return float(node)

@@ -56,8 +56,9 @@ class Network(_Section):
     """Layer sizes ``[n0, n1, ..., nL]`` of the multilayer perceptron."""
 
     layers: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [2, 8, 1])
-    learning: Literal["backprop"] = Field(
-        "backprop", description="learning circuit: analogue backpropagation (seed 004)")
+    learning: Literal["backprop", "eqprop"] = Field(
+        "backprop", description="learning circuit: analogue backpropagation (seed 004) or equilibrium "
+        "propagation (seed 002, section [eqprop])")
 
     @model_validator(mode="after")
     def _two_layers(self) -> Network:
@@ -140,6 +141,10 @@ class Mismatch(_Section):
     area_error: PositiveSI = Field(4e-12, description="error circuit device area [m^2]")
     area_delta: PositiveSI = Field(4e-12, description="delta circuit device area [m^2]")
     area_pump: PositiveSI = Field(4e-12, description="charge pump device area [m^2]")
+    area_synapse: PositiveSI = Field(4e-12, description="eqprop synapse transistor area [m^2]")
+    area_update: PositiveSI = Field(4e-12, description="eqprop update circuit device area [m^2]")
+    area_neuron: PositiveSI = Field(4e-12, description="eqprop neuron load device area [m^2]")
+    area_diode: PositiveSI = Field(4e-12, description="eqprop clamp diode area [m^2]")
     gradient: NonNegSI = Field(
         0.0, description="sigma of a die's linear gradient of relative gains and capacitance, per axis [1/m]"
     )
@@ -180,6 +185,36 @@ class Leakage(_Section):
         if self.E_a is not None and self.dT_double is not None:
             raise ValueError("dT_double: give E_a (Arrhenius) or dT_double (doubling), not both")
         return self
+
+
+class Eqprop(_Section):
+    """The equilibrium-propagation circuit (``network.learning = "eqprop"``, ``circuit.eqprop``): node and
+    device values, phases and the relaxation solver. ``circuit.C`` is the weight capacitor, ``circuit.V_bias``
+    the bias input; the other ``[circuit]`` fields are backprop's."""
+
+    device: Literal["conductance", "square_law"] = Field(
+        "square_law",
+        description="synapse: behavioural conductance K_s (V_G0 - V_T + w), or the seed's square-law pair")
+    K_s: PositiveSI = Field(2e-6, description="transistor current factor beta_T [A/V^2]")
+    V_T: SI = Field(0.45, description="transistor threshold voltage [V]")
+    V_G0: SI = Field(1.5, description="gate bias of the pair; the weight adds to M+, subtracts from M- [V]")
+    V_mid: SI = Field(0.5, description="mid-rail: loads, inverting buffers and clamps centre on it [V]")
+    G_load: NonNegSI = Field(1e-7, description="neuron load conductance to V_mid [S]")
+    A_n: PositiveSI = Field(1.0, description="voltage gain of the neuron's bidirectional amplifier [1]")
+    I_s: PositiveSI = Field(1e-12, description="clamp diode saturation current [A]")
+    V_d: PositiveSI = Field(0.0388, description="clamp diode n U_T [V]")
+    V_clamp: SI = Field(0.0, description="clamp diode knees at V_mid +- V_clamp [V]")
+    C_node: PositiveSI = Field(10e-15, description="node capacitance to ground [F]")
+    beta: PositiveSI = Field(1e-7, description="nudging conductance towards the targets [S]")
+    A_u: PositiveSI = Field(1.0, description="update circuit current gain [1]")
+    I_u_max: PositiveSI = Field(math.inf, description="update circuit saturation current [A]; inf: linear")
+    I_u_bias: PositiveSI = Field(1e-6, description="update circuit bias current (sets its offset) [A]")
+    T_free: NonNegSI = Field(20e-9, description="free phase [s]")
+    T_nudge: NonNegSI = Field(20e-9, description="nudged phase [s]; the update phase is the rest of T_row")
+    relax: Literal["equilibrium", "transient"] = Field(
+        "equilibrium", description="phases solved as equilibria (Newton) or as implicit transients")
+    newton_tol: PositiveSI = Field(1e-12, description="Newton stops when every node moves less [V]")
+    newton_iter: Annotated[int, Field(ge=1, le=1000)] = 60
 
 
 class Noise(_Section):
@@ -253,6 +288,7 @@ class Study(_Section):
     mismatch: Mismatch = Field(default_factory=Mismatch)
     leakage: Leakage = Field(default_factory=Leakage)
     noise: Noise = Field(default_factory=Noise)
+    eqprop: Eqprop = Field(default_factory=Eqprop)
     task: Task = Field(default_factory=Task)
     integrator: Integrator = Field(default_factory=Integrator)
     monte_carlo: MonteCarlo = Field(default_factory=MonteCarlo)
@@ -306,7 +342,26 @@ class Study(_Section):
             )
         if not math.isfinite(self.circuit.C):
             raise ValueError("circuit.C: must be finite")
+        if self.network.learning == "eqprop":
+            self._check_eqprop()
         return self
+
+    def _check_eqprop(self) -> None:
+        ep, dt = self.eqprop, self.integrator.dt
+        if self.noise.enabled:
+            raise ValueError("noise.enabled: the eqprop circuit has no noise model yet (set it false)")
+        if self.integrator.dtype != "float64":
+            raise ValueError("integrator.dtype: the eqprop kernels are float64 only")
+        if ep.T_free + ep.T_nudge >= self.task.T_row:
+            raise ValueError("eqprop.T_nudge: T_free + T_nudge must be shorter than task.T_row (the update "
+                             "phase is the rest of the row)")
+        if self.task.T_settle != 0.0:
+            raise ValueError("task.T_settle: must be 0 with eqprop (its phases are eqprop.T_free, T_nudge)")
+        if ep.relax == "transient":
+            for key, value in (("eqprop.T_free", ep.T_free), ("eqprop.T_nudge", ep.T_nudge)):
+                n = value / dt
+                if abs(n - round(n)) > 1e-6 * max(1.0, n):
+                    raise ValueError(f"{key}: must be a whole multiple of integrator.dt ({value:g} / {dt:g})")
 
     @property
     def steps_per_row(self) -> int:

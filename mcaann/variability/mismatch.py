@@ -39,6 +39,7 @@ from mcaann.circuit.blocks import (
     ParamSpec,
     variation_kind,
 )
+from mcaann.circuit.eqprop import BETA, OFFSET_IU, VT
 from mcaann.circuit.network import Topology
 from mcaann.variability.characterised import characterised_sigma, local_normals
 from mcaann.variability.process import resolve_process
@@ -88,7 +89,7 @@ def _unscaled_sigma(study, spec: ParamSpec) -> Sigma:
         s = mm.scale * proc.A_C / math.sqrt(area_c)
         return Sigma(math.sqrt(1 - gf) * s, math.sqrt(gf) * s)
     area = _area(study, spec.block)
-    if spec.kind in (OFFSET_V, OFFSET_I):
+    if spec.kind in (OFFSET_V, OFFSET_I, VT, OFFSET_IU):
         # a die-level threshold shift is common-mode to a pair and cancels: offsets are purely local
         gf = 0.0
     if spec.kind == GAIN:
@@ -97,6 +98,12 @@ def _unscaled_sigma(study, spec: ParamSpec) -> Sigma:
         a = math.sqrt(2.0) * proc.A_VT
     elif spec.kind == OFFSET_I:
         a = math.sqrt(2.0) * proc.A_VT * gm_over_i(study) * i_ref(study)
+    elif spec.kind == VT:  # one device's threshold
+        a = proc.A_VT
+    elif spec.kind == BETA:  # one device's current factor
+        a = proc.A_beta
+    elif spec.kind == OFFSET_IU:  # the update circuit's input pair, at its own bias current
+        a = math.sqrt(2.0) * proc.A_VT * gm_over_i(study) * study.eqprop.I_u_bias
     else:
         raise ValueError(spec.kind)
     local = mm.scale * math.sqrt(1 - gf) * a / math.sqrt(area * mm.area_scale)
@@ -110,10 +117,12 @@ def gradient_sigma(study, spec: ParamSpec) -> float:
     if not mm.enabled or spec.kind in (FIXED, LEAK):
         return 0.0
     f = mm.scale * kind_factor(study, spec)
-    if spec.kind in (GAIN, CAP):
+    if spec.kind in (GAIN, CAP, BETA):
         return f * mm.gradient
-    if spec.kind == OFFSET_V:
+    if spec.kind in (OFFSET_V, VT):
         return f * mm.gradient_offset
+    if spec.kind == OFFSET_IU:
+        return f * mm.gradient_offset * gm_over_i(study) * study.eqprop.I_u_bias
     return f * mm.gradient_offset * gm_over_i(study) * i_ref(study)
 
 
@@ -146,7 +155,7 @@ def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: in
     if s_grad:
         g = s_grad * standard_normals(seed, stream, instances, list(GRADIENT_INDEX))
         dev = dev + g[:, :1] * positions[0] + g[:, 1:] * positions[1]
-    if spec.kind in (GAIN, CAP):
+    if spec.kind in (GAIN, CAP, BETA):
         return clip_physical(spec.name, nominal * (1.0 + dev), nominal)
     return nominal + dev
 
@@ -170,6 +179,15 @@ def clip_physical(name: str, values: np.ndarray, nominal: float) -> np.ndarray:
     return np.where(bad, PHYSICAL_FLOOR * nominal, values)
 
 
+def block_params(study) -> tuple[tuple[ParamSpec, ...], tuple[ParamSpec, ...]]:
+    """The per-synapse and per-neuron parameters of the study's learning circuit."""
+    if study.network.learning == "eqprop":
+        from mcaann.circuit import eqprop
+
+        return eqprop.SYNAPSE_PARAMS, eqprop.NEURON_PARAMS
+    return SYNAPSE_PARAMS, NEURON_PARAMS
+
+
 def sample_instances(study, topo: Topology, instances: np.ndarray) -> dict[str, np.ndarray]:
     """Every sampled parameter and the initial weights of the given instances.
 
@@ -179,9 +197,10 @@ def sample_instances(study, topo: Topology, instances: np.ndarray) -> dict[str, 
     instances = np.asarray(instances, dtype=np.int64)
     out: dict[str, np.ndarray] = {}
     xw, yw, xn, yn = topo.positions(study.mismatch.pitch)
-    for spec in SYNAPSE_PARAMS:
+    syn, neu = block_params(study)
+    for spec in syn:
         out[spec.name] = sample_parameter(study, spec, instances, topo.n_weights, (xw, yw))
-    for spec in NEURON_PARAMS:
+    for spec in neu:
         out[spec.name] = sample_parameter(study, spec, instances, topo.n_neurons, (xn, yn))
     r = study.monte_carlo.w_init_range
     u = uniforms(study.monte_carlo.seed, STREAM_W_INIT, instances, np.arange(topo.n_weights))

@@ -1,0 +1,288 @@
+"""Equilibrium propagation with capacitor-stored transistor weights (seed 002; Scellier and Bengio 2017;
+Kendall et al. 2020): the devices' equations and the network's Kirchhoff currents, each written once.
+
+The network is the layered one of ``Topology``. Every neuron is a node with a capacitance ``C_node`` to
+ground, a load conductance ``G_load`` to the mid-rail ``V_mid`` and two clamp diodes (its nonlinearity), and
+drives the next layer through a bidirectional amplifier of voltage gain ``A_n`` (forward ``V_mid + A_n (v -
+V_mid)``, backward ``A_n`` times the current it supplies: it restores the signal a passive layer attenuates and
+keeps the co-content, Kendall et al. 2020); inputs and the bias are voltage sources. Synapse ``k`` joins its
+presynaptic node ``a`` (an input, the bias or a neuron of the layer before) to its postsynaptic neuron ``b``.
+Output neurons are pulled towards their targets by a nudging conductance ``beta`` (0 in the free phase).
+
+Synapse devices (``device``), current into ``b`` [A]:
+
+- ``conductance`` (the reciprocal variant): a behavioural conductance ``G = K_s max(V_G0 - V_T + w, 0)``
+  between ``a`` and ``b`` (a transistor deep in triode, linearised), ``I = G (v_a - v_b)``; its co-content
+  ``G (v_a - v_b)^2 / 2`` makes the network an energy-based
+  model whose equilibrium minimises the total co-content, so that equilibrium propagation gives the exact
+  gradient as ``beta -> 0``.
+- ``square_law``: the seed's transistor pair. The weight capacitor's voltage ``w`` sets the gate of ``M+``
+  (``V_G0 + w``) and, through a common-source amplifier of gain -1, the gate of ``M-`` (``V_G0 - w``).
+  ``M+`` joins ``a`` to ``b``, ``M-`` joins the inverted copy ``2 V_mid - v_a`` (an inverting buffer, a
+  voltage source) to ``b``: the weight is signed (``M+`` minus ``M-``). Each transistor is square-law in
+  triode and saturation, source and drain symmetric: ``I_ds = beta_T / 2 (F(V_g - V_T - v_s) - F(V_g - V_T -
+  v_d))``, ``F(u) = max(u, 0)^2``. The pair is not reciprocal (the inverting buffer draws no current from
+  ``a``): the update is then a biased estimate of the gradient.
+
+Local quantity of a synapse, the gate-derivative of its co-content [A]: ``K_s (v_a - v_b)^2 / 2`` for the
+conductance (0 where it is off); for a transistor ``beta_T / 2 (v_1 - v_2) (max(u - v_2, 0) -
+max(u - v_1, 0))`` (``u = V_g - V_T``; in triode ``beta_T (v_1 - v_2)^2 / 2``), ``M+`` less ``M-`` for the pair.
+
+Update circuit, per synapse: it holds the local quantity of the free phase ``Q_f`` and of the nudged phase
+``Q_n`` and drives the weight capacitor for ``T_update`` with ``I_u = -I_u_max tanh((A_u (Q_n - Q_f) +
+I_u_off) / I_u_max)`` (linear, ``-(A_u (Q_n - Q_f) + I_u_off)``, with ``I_u_max = inf``). With an ideal
+update circuit ``dw = -(A_u T_update beta / C) (Q_n - Q_f) / beta``, and ``(Q_n - Q_f) / beta`` tends to
+``dL/dw`` with ``L = (y - t)^2 / 2`` [V^2] as ``beta -> 0``.
+
+The functions below take floats, NumPy arrays (over instances) or ``algebra.Expr`` values; ``q(name)``
+reads one block's parameter, as in ``blocks``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcaann.circuit.algebra import Expr, call, tanh
+from mcaann.circuit.blocks import CAP, FIXED, GAIN, LEAK, ParamSpec, _g_leak
+
+DEVICES = ("conductance", "square_law")
+
+# mismatch kinds of single transistors (variability.mismatch): threshold voltage and current factor
+VT = "vt"  # single device threshold [V]: sigma A_VT / sqrt(W L)
+BETA = "beta"  # relative current factor: sigma A_beta / sqrt(W L)
+OFFSET_IU = "offset_iu"  # update-circuit offset current: sqrt(2) A_VT / sqrt(W L) * g_m/I * I_u_bias
+
+
+def relu(x):
+    """``max(x, 0)`` of a float, an array or an expression."""
+    if isinstance(x, Expr):
+        return call("relu", x)
+    return np.maximum(x, 0.0) if isinstance(x, np.ndarray) else max(x, 0.0)
+
+
+def exp(x):
+    """``e**x`` of a float, an array or an expression."""
+    if isinstance(x, Expr):
+        return call("exp", x)
+    return np.exp(x)
+
+
+def step(x):
+    """``1`` where ``x > 0``, else ``0`` (the derivative of ``relu``)."""
+    if isinstance(x, Expr):
+        return call("step", x)
+    return np.where(x > 0.0, 1.0, 0.0) if isinstance(x, np.ndarray) else float(x > 0.0)
+
+
+def _e(attr: str) -> Callable:
+    return lambda s: getattr(s.eqprop, attr)
+
+
+def _pair(tag: str, sign: str) -> list[ParamSpec]:
+    return [
+        ParamSpec(f"beta_{tag}", "synapse", BETA, "A V-2", f"synapse transistor M{sign} current factor",
+                  _e("K_s")),
+        ParamSpec(f"vt_{tag}", "synapse", VT, "V", f"synapse transistor M{sign} threshold voltage", _e("V_T")),
+    ]
+
+
+#: Per-synapse parameters of the eqprop circuit over ``(instance, weight)``.
+SYNAPSE_PARAMS: tuple[ParamSpec, ...] = tuple(
+    _pair("p", "+") + _pair("m", "-") + [
+        ParamSpec("a_u", "update", GAIN, "1", "update circuit current gain A_u", _e("A_u")),
+        ParamSpec("i_uoff", "update", OFFSET_IU, "A", "update circuit offset current I_u_off", lambda s: 0.0),
+        ParamSpec("i_umax", "update", FIXED, "A", "update circuit saturation current I_u_max", _e("I_u_max")),
+        ParamSpec("c", "capacitor", CAP, "F", "weight capacitance C", lambda s: s.circuit.C),
+        ParamSpec("g_leak", "capacitor", LEAK, "S", "leak conductance at chip temperature", _g_leak),
+    ]
+)
+
+#: Per-neuron parameters over ``(instance, neuron)``.
+NEURON_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("g_load", "neuron", GAIN, "S", "neuron load conductance to V_mid", _e("G_load")),
+    ParamSpec("a_n", "neuron", GAIN, "1", "neuron amplifier voltage gain A_n", _e("A_n")),
+    ParamSpec("v_ch", "diode", VT, "V", "upper clamp diode knee", lambda s: s.eqprop.V_mid + s.eqprop.V_clamp),
+    ParamSpec("v_cl", "diode", VT, "V", "lower clamp diode knee", lambda s: s.eqprop.V_mid - s.eqprop.V_clamp),
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The structural choices of the eqprop circuit (not the parameter values)."""
+
+    device: str  # conductance | square_law
+    sat_update: bool  # the update circuit saturates (finite I_u_max)
+    leak: bool
+
+
+@dataclass(frozen=True)
+class Constants:
+    """Study-wide values of the eqprop circuit (SI)."""
+
+    v_bias: float  # bias input [V]
+    v_mid: float  # mid-rail [V]
+    v_g0: float  # gate bias of the transistor pair [V]
+    i_s: float  # clamp diode saturation current [A]
+    v_d: float  # diode n U_T [V]
+
+
+def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_update: float) -> dict:
+    """Derived parameters the equations read, from the sampled ones ``p`` (SI): ``ks`` = K_s of the
+    conductance [A/V^2]; the pair's ``bp``/``bm`` = beta_T / 2 [A/V^2] and gate drives without the weight
+    ``up``/``um`` = V_G0 - V_T [V]; ``glc`` = G_leak / C [1/s], ``il0c`` = I_leak0 / C [V/s]; ``phi_h`` and
+    ``phi_u`` [s], the leaky capacitor's effective times ``(1 - exp(-glc t)) / glc`` of the holding (free and
+    nudged phases, ``t_hold``) and update (``t_update``) parts of a row; the rest as sampled."""
+    d = {"ks": p["beta_p"], "bp": 0.5 * p["beta_p"], "bm": 0.5 * p["beta_m"],
+         "up": c.v_g0 - p["vt_p"], "um": c.v_g0 - p["vt_m"]}
+    for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "a_n", "v_ch", "v_cl"):
+        d[name] = p[name]
+    glc = p["g_leak"] / p["c"] if v.leak else np.zeros_like(p["c"])
+    d["glc"] = glc
+    d["il0c"] = i_leak0 / p["c"]
+    safe = np.where(glc > 0, glc, 1.0)
+    for name, t in (("phi_h", t_hold), ("phi_u", t_update)):
+        d[name] = np.where(glc > 0, -np.expm1(-glc * t) / safe, t)
+    return d
+
+
+def derived_names(v: Variant) -> tuple[list[str], list[str]]:
+    """The derived parameters the kernels read: (per synapse, per neuron), in the kernels' order."""
+    syn = ["ks", "up"] if v.device == "conductance" else ["bp", "bm", "up", "um"]
+    syn += ["a_u", "i_uoff"] + (["i_umax"] if v.sat_update else []) + ["c", "phi_h", "phi_u"]
+    syn += ["glc", "il0c"] if v.leak else []
+    return syn, ["g_load", "a_n", "v_ch", "v_cl"]
+
+
+#: study scalars the kernels read (``NOM``), in order
+SCALARS = ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "beta", "g_step", "tol", "iters", "n_free", "n_nudge")
+
+
+def synapse(v: Variant, c: Constants, w, va, vb, q: Callable):
+    """Currents of synapse ``k`` with weight voltage ``w`` [V] between ``va`` and ``vb`` [V]:
+    ``(i_b, i_a, di_b/dva, di_b/dvb, di_a/dva, di_a/dvb)``, ``i_b`` into ``b`` and ``i_a`` out of ``a`` [A, S]."""
+    if v.device == "conductance":
+        g = q("ks") * relu(q("up") + w)
+        return g * (va - vb), g * (va - vb), g, -g, g, -g
+    # M+ between a and b, gate V_G0 + w; M- between 2 V_mid - va and b, gate V_G0 - w
+    up = q("up") + w
+    um = q("um") - w
+    vi = 2.0 * c.v_mid - va
+    rpb, rpa, rmb, rmi = relu(up - vb), relu(up - va), relu(um - vb), relu(um - vi)
+    ip = q("bp") * (rpb * rpb - rpa * rpa)
+    im = q("bm") * (rmb * rmb - rmi * rmi)
+    dpa, dpb = 2.0 * q("bp") * rpa, -2.0 * q("bp") * rpb
+    dma, dmb = -2.0 * q("bm") * rmi, -2.0 * q("bm") * rmb
+    return ip + im, ip, dpa + dma, dpb + dmb, dpa, dpb
+
+
+def local_quantity(v: Variant, c: Constants, w, va, vb, q: Callable):
+    """The gate-derivative of the synapse's co-content [A] (``d/dw``): ``K_s (va - vb)^2 / 2`` for the
+    conductance (where it conducts); ``Q(M+) - Q(M-)`` with ``Q = beta_T / 2 (v1 - v2) (max(u - v2, 0) -
+    max(u - v1, 0))`` for the pair."""
+    if v.device == "conductance":
+        d = va - vb
+        return 0.5 * q("ks") * step(q("up") + w) * (d * d)
+    up = q("up") + w
+    um = q("um") - w
+    vi = 2.0 * c.v_mid - va
+    qp = q("bp") * (va - vb) * (relu(up - vb) - relu(up - va))
+    qm = q("bm") * (vi - vb) * (relu(um - vb) - relu(um - vi))
+    return qp - qm
+
+
+def neuron(c: Constants, vn, q: Callable):
+    """Current into neuron node ``vn`` [V] from its load and clamp diodes, and its derivative: ``(i, di/dv)``
+    [A, S]: ``-G_load (v - V_mid) - I_s (exp((v - V_ch) / V_d) - exp((V_cl - v) / V_d))``."""
+    eh = c.i_s * exp((vn - q("v_ch")) / c.v_d)
+    el = c.i_s * exp((q("v_cl") - vn) / c.v_d)
+    g = q("g_load")
+    return -g * (vn - c.v_mid) - (eh - el), -g - (eh + el) / c.v_d
+
+
+def nudge(beta, y, t):
+    """Nudging current into an output node [A]: ``beta (t - y)``, and its derivative ``-beta`` [S]."""
+    return beta * (t - y), -beta
+
+
+def update_rate(v: Variant, dq, q: Callable):
+    """``dw/dt`` [V/s] the update circuit drives during ``T_update`` for ``dq = Q_n - Q_f`` [A]:
+    ``-I_u_max tanh((A_u dq + I_u_off) / I_u_max) / C`` (linear with ``I_u_max = inf``)."""
+    drive = q("a_u") * dq + q("i_uoff")
+    return -q("i_umax") * tanh(drive / q("i_umax")) / q("c") if v.sat_update else -drive / q("c")
+
+
+def hold(v: Variant, w, rate, phi, v_rest, q: Callable):
+    """The weight [V] after a part of a row in which its capacitor is driven with ``rate`` [V/s] (constant: the
+    update circuit holds both phases' quantities) and leaks: ``w + (rate - glc (w - V_rest) - il0c) phi``,
+    exact for ``C dw/dt = C rate - G_leak (w - V_rest) - I_leak0`` with ``phi = (1 - exp(-glc t)) / glc``."""
+    drift = rate - (q("glc") * (w - v_rest) + q("il0c")) if v.leak else rate
+    return w + drift * phi
+
+
+# --------------------------------------------------------------------------------------------------------
+# The network: Kirchhoff currents of the free nodes, written once against a builder
+# --------------------------------------------------------------------------------------------------------
+
+
+def presynaptic(b, l: int, i: int):
+    """The voltage a synapse of layer ``l`` sees from its input ``i`` and the gain ``A`` of the neuron
+    amplifier in between: ``V_mid + A_n (v - V_mid)`` for a neuron (A_n = 1: none), the source itself for
+    an input or the bias (``A = 1.0``). The amplifier is bidirectional (Kendall et al. 2020): it draws ``A``
+    times its output current from the neuron node, so that the network keeps its co-content."""
+    va = b.node(l - 1, i)
+    if b.free(l - 1, i) is None:
+        return va, 1.0
+    a = b.neuron(b.free(l - 1, i))("a_n")
+    return b.const.v_mid + a * (va - b.const.v_mid), a
+
+
+def kcl(b) -> None:
+    """Add every device's current into the free nodes (``b.inject(n, i)``) and its derivatives
+    (``b.jac(n, m, g)``, d i_n / d v_m). ``b.node(l, i)`` is the voltage of input ``i`` of layer ``l`` (0: the
+    bias), ``b.free(l, i)`` its free-node index or None (a source); ``b.beta`` the nudging conductance."""
+    topo, v, c = b.topo, b.variant, b.const
+    for l in range(1, topo.n_layers + 1):
+        for j in range(topo.layers[l]):
+            nb = topo.n_offset[l - 1] + j
+            vb = b.node(l, j + 1)
+            for i in range(topo.layers[l - 1] + 1):
+                k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
+                na = b.free(l - 1, i)
+                with b.lanes():
+                    va, a = presynaptic(b, l, i)
+                    out = synapse(v, c, b.weight(k), va, vb, b.synapse(k))
+                    ib, ia, dba, dbb, daa, dab = (b.let("syn", e) for e in out)
+                    b.inject(nb, ib)
+                    b.jac(nb, nb, dbb)
+                    if na is not None:
+                        b.inject(na, -(a * ia))
+                        b.jac(na, na, -(a * a * daa))
+                        b.jac(na, nb, -(a * dab))
+                        b.jac(nb, na, a * dba)
+            with b.lanes():
+                i_n, g_n = neuron(c, vb, b.neuron(nb))
+                b.inject(nb, i_n)
+                b.jac(nb, nb, g_n)
+    L = topo.n_layers
+    for j in range(topo.layers[L]):
+        nb = topo.n_offset[L - 1] + j
+        with b.lanes():
+            i_n, g_n = nudge(b.beta, b.node(L, j + 1), b.target(j))
+            b.inject(nb, i_n)
+            b.jac(nb, nb, g_n)
+
+
+def locals_(b) -> None:
+    """Every synapse's local quantity [A] at the present node voltages: ``b.local(k, value)``."""
+    topo, v, c = b.topo, b.variant, b.const
+    for l in range(1, topo.n_layers + 1):
+        for j in range(topo.layers[l]):
+            vb = b.node(l, j + 1)
+            for i in range(topo.layers[l - 1] + 1):
+                k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
+                with b.lanes():
+                    va, _ = presynaptic(b, l, i)
+                    b.local(k, local_quantity(v, c, b.weight(k), va, vb, b.synapse(k)))
