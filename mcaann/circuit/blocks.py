@@ -14,7 +14,7 @@ kernels' source and writes the SPICE netlist's behavioural sources.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,10 +113,12 @@ def variation_kind(spec: ParamSpec) -> str:
     return f"{spec.block}_{tag}" if spec.block == "multiplier" and tag in MULTIPLIERS else spec.block
 
 
-def variation_kinds() -> tuple[str, ...]:
-    """Every kind with a mismatch-sampled parameter (not fixed, not leakage), in declaration order: read from the
-    parameter specs, so that a new sampled parameter's kind appears here by itself."""
-    kinds = [variation_kind(p) for p in SYNAPSE_PARAMS + NEURON_PARAMS if p.kind not in (FIXED, LEAK)]
+def variation_kinds(params: Sequence[ParamSpec] | None = None) -> tuple[str, ...]:
+    """Every kind with a mismatch-sampled parameter (not fixed, not leakage) of ``params`` (default: this circuit's),
+    in declaration order: read from the parameter specs, so that a new sampled parameter's kind appears here by
+    itself."""
+    params = SYNAPSE_PARAMS + NEURON_PARAMS if params is None else params
+    kinds = [variation_kind(p) for p in params if p.kind not in (FIXED, LEAK)]
     return tuple(dict.fromkeys(kinds))
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import xarray as xr
 
-from mcaann.circuit.blocks import NEURON_PARAMS, SYNAPSE_PARAMS, variation_kind, variation_kinds
+from mcaann.circuit.blocks import variation_kind, variation_kinds
 from mcaann.errors import StudyError
 from mcaann.io.dataset import common_attrs
 from mcaann.io.netcdf import check_target, write_result
@@ -39,9 +39,20 @@ EXTRA_KINDS = ("leakage", "noise")
 CONDITIONS = {"without": 0.0, "doubled": 2.0}
 
 
-def budget_kinds() -> tuple[str, ...]:
-    """Every kind of the budget: the sampled block kinds, then leakage and noise."""
-    return variation_kinds() + EXTRA_KINDS
+def sampled_kinds(study=None) -> tuple[str, ...]:
+    """The kinds of the sampled block parameters of ``study``'s learning circuit (default: backprop's)."""
+    if study is None:
+        return variation_kinds()
+    from mcaann.variability.mismatch import block_params
+
+    synapse, neuron = block_params(study)
+    return variation_kinds(synapse + neuron)
+
+
+def budget_kinds(study=None) -> tuple[str, ...]:
+    """Every kind of the budget: the sampled block kinds (of ``study``'s learning circuit), then leakage and
+    noise."""
+    return sampled_kinds(study) + EXTRA_KINDS
 
 
 def kind_active(study, kind: str) -> bool:
@@ -53,7 +64,10 @@ def kind_active(study, kind: str) -> bool:
         return study.leakage.enabled and (nominal_g_leak(study) > 0 or study.leakage.I_leak0 != 0)
     if kind == "noise":
         return study.noise.enabled and study.noise.density_scale > 0
-    specs = [p for p in SYNAPSE_PARAMS + NEURON_PARAMS if variation_kind(p) == kind]
+    from mcaann.variability.mismatch import block_params
+
+    synapse, neuron = block_params(study)
+    specs = [p for p in synapse + neuron if variation_kind(p) == kind]
     return any(pelgrom_sigma(study, p).local or pelgrom_sigma(study, p).glob or gradient_sigma(study, p)
                for p in specs)
 
@@ -72,8 +86,8 @@ def kind_overrides(study, kind: str, factor: float) -> dict:
         if factor == 0:
             return {"noise.enabled": False}
         return {"noise.density_scale": factor**2 * study.noise.density_scale}
-    if kind not in variation_kinds():
-        raise StudyError(f"kind: unknown {kind!r} (known: {', '.join(budget_kinds())})")
+    if kind not in sampled_kinds(study):
+        raise StudyError(f"kind: unknown {kind!r} (known: {', '.join(budget_kinds(study))})")
     return {f"mismatch.kind_scale.{kind}": factor * study.mismatch.kind_scale.get(kind, 1.0)}
 
 
@@ -120,7 +134,7 @@ def run_budget(study, *, out=None, threads: int | None = None, dask: str | None 
         raise StudyError("sweep: a budget is of one study point; set the swept field with --set")
     if out is not None:
         check_target(out)
-    kinds = budget_kinds()
+    kinds = budget_kinds(study)
     active = [kind_active(study, k) for k in kinds]
     points: list[dict] = [{}]
     index = {}

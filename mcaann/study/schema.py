@@ -157,9 +157,10 @@ class Mismatch(_Section):
 
     @model_validator(mode="after")
     def _known_kinds(self) -> Mismatch:
+        from mcaann.circuit import eqprop
         from mcaann.circuit.blocks import variation_kinds
 
-        known = variation_kinds()
+        known = variation_kinds() + variation_kinds(eqprop.SYNAPSE_PARAMS + eqprop.NEURON_PARAMS)
         for kind in self.kind_scale:
             if kind not in known:
                 raise ValueError(f"kind_scale: unknown kind {kind!r} (known: {', '.join(known)})")
