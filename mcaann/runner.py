@@ -14,8 +14,9 @@ from mcaann.scale.plan import (
     shard_range,
     validate,
 )
-from mcaann.scale.run import CHECK_DT_TOLERANCE_V, check_dt, run_study
+from mcaann.scale.run import CHECK_DT_MSE_FRACTION, CHECK_DT_TOLERANCE_V, check_dt, run_study
 
-__all__ = ["CHECK_DT_TOLERANCE_V", "RESULT_FIELDS", "SHAPE_KEYS", "Plan", "TaskKey", "assemble", "check_dt",
+__all__ = ["CHECK_DT_MSE_FRACTION", "CHECK_DT_TOLERANCE_V", "RESULT_FIELDS", "SHAPE_KEYS", "Plan", "TaskKey",
+           "assemble", "check_dt",
            "connect_dask", "default_chunk", "estimate_bytes", "format_bytes", "instance_steps", "plan_tasks",
            "run_study", "run_task", "shard_range", "validate"]

@@ -13,9 +13,10 @@ def test_area_and_power_of_the_xor_chip_by_hand():
     st = load_study("xor", {"circuit.K_I": 1e-7, "circuit.I_max": 1e-7, "circuit.I_ref": 2.5e-7,
                             "circuit.C": 1e-13, "mismatch.area_multiplier": 4e-12, "mismatch.area_pump": 2e-12})
     cost = chip_cost(st)
-    # 2-8-1: 33 weights (3 multipliers of 8 devices and a pump of 6 each), 9 neurons
+    # 2-8-1: 33 weights (3 multipliers of 8 devices and a pump of 6 each), 9 neurons; of these, 2 of a
+    # multiplier's and 4 of a pump's are current-mirror devices at area_mirror (4 um^2)
     assert cost.device_area["multiplier"] == pytest.approx(33 * 3 * 8 * 4e-12)
-    assert cost.device_area["pump"] == pytest.approx(33 * 6 * 2e-12)
+    assert cost.device_area["pump"] == pytest.approx(33 * (2 * 2e-12 + 4 * 4e-12))
     assert cost.device_area["delta"] == pytest.approx(9 * 8 * st.mismatch.area_delta)
     assert cost.capacitor_area == pytest.approx(33 * 1e-13 / 2e-3)  # sky130 MIM, 2 fF/um^2
     assert cost.area == pytest.approx(sum(cost.device_area.values()) + cost.capacitor_area)
@@ -30,6 +31,15 @@ def test_area_scale_moves_devices_only_and_ideal_blocks_have_no_power():
         assert b.device_area[k] == pytest.approx(4 * a.device_area[k])
     assert b.capacitor_area == a.capacitor_area
     assert math.isinf(chip_cost(load_study("xor_ideal")).static_power)
+
+
+def test_mirror_devices_take_the_mirror_area():
+    a = chip_cost(load_study("xor"))
+    b = chip_cost(load_study("xor", {"mismatch.area_mirror": 16e-12}))
+    # 33 synapses: 3 multipliers x 2 mirror devices and a pump's 4, each 12 um^2 larger
+    assert b.device_area["multiplier"] - a.device_area["multiplier"] == pytest.approx(33 * 3 * 2 * 12e-12)
+    assert b.device_area["pump"] - a.device_area["pump"] == pytest.approx(33 * 4 * 12e-12)
+    assert b.device_area["activation"] == a.device_area["activation"]
 
 
 def test_energy_to_converge():

@@ -219,3 +219,22 @@ def test_ideal_circuit_follows_gradient_flow_with_declared_order(method, order, 
     assert abs(slope - order) < 0.25, (method, slope, errors)
     # at the finest step the trajectory is the gradient flow to well below a millivolt
     assert errors[-1] < 1e-3
+
+
+def test_pump_imbalance_and_derivative_offset_enter_the_circuit_where_they_belong():
+    # closed forms on the wired circuit (reference): a pump's up/down imbalance adds vt I_pump_off / C to its own
+    # weight's rate and nothing elsewhere; a saturated derivative block outputs its offset, not 0
+    from mcaann.circuit import blocks
+    from mcaann.variability.mismatch import sample_instances
+
+    st = load_study("xor", {"mismatch.enabled": False, "leakage.enabled": False, "circuit.V_teach": 0.7})
+    topo = Topology((2, 8, 1))
+    p = {k: v[0].copy() for k, v in sample_instances(st, topo, np.array([0])).items()}
+    x, t, vt = np.array([1.0, 0.0]), np.array([0.9]), 0.7
+    base = Reference(st, topo, p).drift(p["w_init"], x, t, vt)
+    p["ioff_pump"][5] = 2e-9
+    moved = Reference(st, topo, p).drift(p["w_init"], x, t, vt) - base
+    assert moved[5] == pytest.approx(vt * 2e-9 / p["c"][5], rel=1e-12)
+    assert np.all(np.delete(moved, 5) == 0.0)
+    q = {"a_d": 1.0, "vdo": 1.5e-3}.__getitem__
+    assert blocks.derivative(1.0, q) == 1.5e-3 and blocks.derivative(0.5, q) == 0.25 + 1.5e-3

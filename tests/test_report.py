@@ -155,3 +155,14 @@ def test_notebook_runs(result, tmp_path, monkeypatch):
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert str(path) in text  # the notebook opened the file MCAANN_RESULT names, not its default
+
+
+def test_epochs_needed_counts_a_chip_that_never_converged_as_beyond_the_budget():
+    from mcaann.report.summary import _need, epochs_needed
+
+    e = np.array([30.0, 10.0, np.nan, 20.0] * 25)  # 100 chips: 25 at each of 10, 20, 30 epochs, 25 never
+    assert epochs_needed(e, 0.5) == 20.0
+    assert epochs_needed(e, 0.75) == 30.0
+    assert epochs_needed(e, 0.76) == np.inf
+    assert _need(epochs_needed(e, 0.99), 300) == ">300"
+    assert _need(epochs_needed(e, 0.25), 300) == "10"

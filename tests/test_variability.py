@@ -84,7 +84,43 @@ def test_die_to_die_part_is_shared_within_and_independent_between_instances():
     assert abs((v / st.circuit.K_m - 1).std() / total - 1) < 5 / math.sqrt(2 * N_INST)
 
 
-@pytest.mark.parametrize("name", ["voffa_fwd", "ioff", "voff_e", "voff_delta"])
+@pytest.mark.parametrize("name", ["ki_fwd", "ioff_upd", "imax", "ioff_pump", "voff_d", "voffe_delta", "voffd_delta"])
+def test_pelgrom_sigma_of_mirrors_and_block_output_offsets(name):
+    # closed forms (MODEL.md 2a): a mirrored tail current's relative error and an output offset current over its
+    # bias current are the mirror pair's sqrt(2) sqrt(A_beta^2 + (g_m/I A_VT)^2) / sqrt(W L); the derivative's
+    # output offset and the delta multiplier's input offsets are differential-pair offsets sqrt(2) A_VT / sqrt(W L)
+    st = load_study("xor", {"mismatch.global_fraction": 0.0})
+    x = _rel_sd(st, name)
+    p, mm, c = PRESETS["sky130"], st.mismatch, st.circuit
+    if name.startswith("voff"):
+        expect = math.sqrt(2) * p.A_VT / math.sqrt(getattr(mm, f"area_{SPEC[name].block}"))
+    else:
+        rel = math.sqrt(2) * math.hypot(p.A_beta, mm.gm_over_I_mirror * p.A_VT) / math.sqrt(mm.area_mirror)
+        expect = rel * {"ioff_upd": c.K_I, "ioff_pump": c.I_max}.get(name, 1.0)
+    assert abs(x.mean()) < 5 * expect / math.sqrt(x.size)
+    assert abs(x.std() / expect - 1) < _sd_tol(x.size)
+
+
+@pytest.mark.parametrize("name", ["ki_bwd", "ioff_fwd", "imax", "ioff_pump", "voff_d", "voffd_delta"])
+def test_new_parameters_follow_pelgrom_area_scaling(name):
+    # 4x the device area halves the sigma: area_scale for every transistor, area_mirror for the mirrors' own
+    base = load_study("xor", {"mismatch.global_fraction": 0.0})
+    a = _rel_sd(base, name).std()
+    key = "mismatch.area_mirror" if name[:2] in ("ki", "im", "io") else f"mismatch.area_{SPEC[name].block}"
+    for over in ({"mismatch.area_scale": 4.0}, {key: 4.0 * getattr(base.mismatch, key.split(".")[1])}):
+        b = _rel_sd(load_study("xor", {"mismatch.global_fraction": 0.0, **over}), name).std()
+        assert abs(b / a - 0.5) < 0.5 * 2 * _sd_tol(N_INST)
+
+
+def test_an_ideal_block_has_no_mirror_offset():
+    st = load_study("xor", {"circuit.K_I": float("inf"), "circuit.I_max": float("inf")})
+    for name in ("ioff_fwd", "ioff_pump", "ki_upd", "imax"):
+        v = sample_parameter(st, SPEC[name], np.arange(5), 3)
+        assert np.all(v == SPEC[name].nominal(st))
+
+
+@pytest.mark.parametrize("name", ["voffa_fwd", "ioff", "voff_e", "voff_delta", "ioff_upd", "ioff_pump", "voff_d",
+                                  "voffe_delta", "voffd_delta"])
 def test_offsets_have_no_die_to_die_share(name):
     # however large the die-to-die share of gains, two offsets of one die are uncorrelated (within the sample's
     # confidence: the correlation of independent samples has SE 1/sqrt(n)) and keep their whole Pelgrom sigma
@@ -100,7 +136,7 @@ def test_offsets_have_no_die_to_die_share(name):
 
 def test_mismatch_off_is_nominal():
     st = load_study("xor", {"mismatch.enabled": False})
-    for name in ["km_fwd", "voffa_fwd", "c", "iref"]:
+    for name in ["km_fwd", "voffa_fwd", "c", "iref", "ki_upd", "ioff_upd", "ioff_pump", "voff_d", "voffd_delta"]:
         x = _rel_sd(st, name)
         assert np.all(x == 0)
 

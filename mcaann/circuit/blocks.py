@@ -27,7 +27,9 @@ from mcaann.variability import temperature
 GAIN = "gain"  # relative: nominal * (1 + sigma_rel * z)
 OFFSET_V = "offset_v"  # differential-pair offset voltage [V]
 OFFSET_I = "offset_i"  # input-referred offset voltage times transconductance [A]
-FIXED = "fixed"  # per-block array at its nominal value (saturation currents)
+CURRENT = "current"  # a tail current copied by a mirror: nominal * (1 + sigma_rel * z)
+OFFSET_MIRROR = "offset_mirror"  # output offset current of a mirror pair [A]: bias current * pair mismatch
+FIXED = "fixed"  # per-block array at its nominal value
 CAP = "cap"  # capacitor: C * (1 + A_C / sqrt(C / C_density) * z)
 LEAK = "leak"  # log-normal leak conductance, temperature-scaled
 
@@ -42,6 +44,8 @@ class ParamSpec:
     units: str
     long_name: str
     nominal: Callable  # study -> nominal value (SI)
+    #: ``OFFSET_MIRROR`` only: study -> the bias current [A] the mirror carries (``inf``: an ideal block, no offset)
+    bias: Callable | None = None
 
 
 def _c(attr: str) -> Callable:
@@ -72,7 +76,10 @@ def _mult(tag: str, a: str, b: str) -> list[ParamSpec]:
         ParamSpec(f"km_{tag}", "multiplier", GAIN, "A V-2", f"{tag} multiplier gain K_m", _mobility("K_m")),
         ParamSpec(f"voffa_{tag}", "multiplier", OFFSET_V, "V", f"{tag} multiplier offset on {a}", _zero),
         ParamSpec(f"voffb_{tag}", "multiplier", OFFSET_V, "V", f"{tag} multiplier offset on {b}", _zero),
-        ParamSpec(f"ki_{tag}", "multiplier", FIXED, "A", f"{tag} multiplier saturation current K_I", _c("K_I")),
+        ParamSpec(f"ki_{tag}", "multiplier", CURRENT, "A", f"{tag} multiplier saturation (tail) current K_I",
+                  _c("K_I")),
+        ParamSpec(f"ioff_{tag}", "multiplier", OFFSET_MIRROR, "A", f"{tag} multiplier output offset current",
+                  _zero, bias=_c("K_I")),
     ]
 
 
@@ -85,7 +92,9 @@ SYNAPSE_PARAMS: tuple[ParamSpec, ...] = tuple(
         ParamSpec("re_upd", "pump", GAIN, "V A-1", "update-path transresistance R_e",
                   lambda s: s.circuit.R_e_eff),
         ParamSpec("kg", "pump", GAIN, "S", "charge-pump transconductance K_g", _mobility("K_g")),
-        ParamSpec("imax", "pump", FIXED, "A", "charge-pump saturation current I_max", _c("I_max")),
+        ParamSpec("imax", "pump", CURRENT, "A", "charge-pump saturation (tail) current I_max", _c("I_max")),
+        ParamSpec("ioff_pump", "pump", OFFSET_MIRROR, "A", "charge-pump up/down imbalance current at V_teach_ref",
+                  _zero, bias=_c("I_max")),
         ParamSpec("c", "capacitor", CAP, "F", "weight capacitance C", _c("C")),
         ParamSpec("g_leak", "capacitor", LEAK, "S", "leak conductance at chip temperature", _g_leak),
     ]
@@ -99,10 +108,13 @@ NEURON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("a_d", "derivative", GAIN, "1", "derivative gain A_d", _one),
     ParamSpec("iref_d", "derivative", GAIN, "A", "derivative reference current I_ref_d", temperature.i_ref),
     ParamSpec("ioff_d", "derivative", OFFSET_I, "A", "derivative offset current I_off_d", _zero),
+    ParamSpec("voff_d", "derivative", OFFSET_V, "V", "derivative block output offset", _zero),
     ParamSpec("voff_e", "error", OFFSET_V, "V", "error circuit offset V_off_e", _zero),
     ParamSpec("re_err", "error", GAIN, "V A-1", "hidden error transresistance R_e",
               lambda s: s.circuit.R_e_eff),
-    ParamSpec("a_delta", "delta", GAIN, "1", "delta circuit gain A_delta", _one),
+    ParamSpec("a_delta", "delta", GAIN, "1", "delta multiplier gain A_delta", _one),
+    ParamSpec("voffe_delta", "delta", OFFSET_V, "V", "delta multiplier offset on e", _zero),
+    ParamSpec("voffd_delta", "delta", OFFSET_V, "V", "delta multiplier offset on d", _zero),
     ParamSpec("voff_delta", "delta", OFFSET_V, "V", "delta circuit offset V_off_delta", _zero),
 )
 
@@ -165,16 +177,19 @@ def derived_parameters(v: Variant) -> tuple[Derived, ...]:
         out += [Derived(f"gm_{t}", "synapse", "V-2" if v.sat_mult else "A V-2"),
                 Derived(f"va_{t}", "synapse", "V", 0.0), Derived(f"vb_{t}", "synapse", "V", 0.0)]
         if v.sat_mult:
-            out.append(Derived(f"ki_{t}", "synapse", "A", spread="never"))
+            out.append(Derived(f"ki_{t}", "synapse", "A"))
+        out.append(Derived(f"io_{t}", "synapse", "A", 0.0))
     out += [Derived("pg", "synapse", "A-1" if v.sat_pump else "1"),
-            Derived("ampc", "synapse", "A F-1" if v.sat_pump else "F-1")]
+            Derived("ampc", "synapse", "A F-1" if v.sat_pump else "F-1"),
+            Derived("ipc", "synapse", "V s-1", 0.0)]
     if v.leak:
         out += [Derived("glc", "synapse", "s-1", spread="always"), Derived("il0c", "synapse", "V s-1")]
     out += [Derived("nir", "neuron", "A-1"), Derived("c0", "neuron", "1", 0.0), Derived("vamp", "neuron", "V"),
             Derived("nird", "neuron", "A-1", same_as="nir"), Derived("c0d", "neuron", "1", 0.0),
-            Derived("a_d", "neuron", "1", 1.0), Derived("re_err", "neuron", "V A-1"),
-            Derived("voe", "neuron", "V", 0.0), Derived("a_delta", "neuron", "1", 1.0),
-            Derived("vod", "neuron", "V", 0.0)]
+            Derived("a_d", "neuron", "1", 1.0), Derived("vdo", "neuron", "V", 0.0),
+            Derived("re_err", "neuron", "V A-1"), Derived("voe", "neuron", "V", 0.0),
+            Derived("a_delta", "neuron", "1", 1.0), Derived("vde", "neuron", "V", 0.0),
+            Derived("vdd", "neuron", "V", 0.0), Derived("vod", "neuron", "V", 0.0)]
     return tuple(out)
 
 
@@ -186,14 +201,17 @@ def derive(v: Variant, p: dict, i_leak0: float) -> dict:
 
     ``gm`` = K_m / K_I [1/V^2] when saturating (else K_m [A/V^2]), ``pg`` = R_e K_g / I_max [1/A] (else
     R_e K_g [1]), ``ampc`` = I_max / C [A/F] (else 1 / C [1/F]), ``glc`` = G_leak / C [1/s], ``il0c`` =
-    I_leak0 / C [V/s], ``nir`` = -1 / I_ref [1/A], ``c0`` = I_off / I_ref; the rest as sampled.
+    I_leak0 / C [V/s], ``ipc`` = I_pump_off / C [V/s], ``nir`` = -1 / I_ref [1/A], ``c0`` = I_off / I_ref; the
+    rest as sampled (``io`` = a multiplier's output offset [A]).
     """
     d = {}
     for t in MULTIPLIERS:
         d[f"gm_{t}"] = p[f"km_{t}"] / p[f"ki_{t}"] if v.sat_mult else p[f"km_{t}"]
         d[f"va_{t}"], d[f"vb_{t}"], d[f"ki_{t}"] = p[f"voffa_{t}"], p[f"voffb_{t}"], p[f"ki_{t}"]
+        d[f"io_{t}"] = p[f"ioff_{t}"]
     d["pg"] = p["re_upd"] * p["kg"] / p["imax"] if v.sat_pump else p["re_upd"] * p["kg"]
     d["ampc"] = p["imax"] / p["c"] if v.sat_pump else 1.0 / p["c"]
+    d["ipc"] = p["ioff_pump"] / p["c"]
     d["glc"] = p["g_leak"] / p["c"]
     d["il0c"] = i_leak0 / p["c"]
     d["nir"] = -1.0 / p["iref"]
@@ -202,9 +220,12 @@ def derive(v: Variant, p: dict, i_leak0: float) -> dict:
     d["nird"] = -1.0 / p["iref_d"]
     d["c0d"] = p["ioff_d"] / p["iref_d"]
     d["a_d"] = p["a_d"]
+    d["vdo"] = p["voff_d"]
     d["re_err"] = p["re_err"]
     d["voe"] = p["voff_e"]
     d["a_delta"] = p["a_delta"]
+    d["vde"] = p["voffe_delta"]
+    d["vdd"] = p["voffd_delta"]
     d["vod"] = p["voff_delta"]
     return d
 
@@ -215,10 +236,10 @@ def derive(v: Variant, p: dict, i_leak0: float) -> dict:
 
 
 def multiplier(v: Variant, tag: str, a, b, q: Callable):
-    """Four-quadrant multiplier ``tag`` [A]: ``K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I)`` (linear when
-    ``K_I = inf``)."""
+    """Four-quadrant multiplier ``tag`` [A]: ``K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I) + I_off_out`` (linear
+    when ``K_I = inf``); ``I_off_out`` is its output mirror's offset current."""
     prod = q(f"gm_{tag}") * (a + q(f"va_{tag}")) * (b + q(f"vb_{tag}"))
-    return q(f"ki_{tag}") * tanh(prod) if v.sat_mult else prod
+    return (q(f"ki_{tag}") * tanh(prod) if v.sat_mult else prod) + q(f"io_{tag}")
 
 
 def activation(i_in, q: Callable):
@@ -232,8 +253,9 @@ def derivative_sigmoid(i_in, q: Callable):
 
 
 def derivative(s, q: Callable):
-    """Derivative block output (dimensionless): ``A_d s (1 - s)`` from its sigmoid ``s``."""
-    return q("a_d") * (s * (1.0 - s))
+    """Derivative block output ``A_d s (1 - s) + V_off_d`` from its sigmoid ``s``: a voltage on a 1 V scale (``A_d``
+    nominal 1, seed 004's ``K_d`` = 1 V), so that a saturated neuron's ``d`` is its output offset, not 0."""
+    return q("a_d") * (s * (1.0 - s)) + q("vdo")
 
 
 def output_error(y, t, q: Callable):
@@ -248,16 +270,21 @@ def hidden_error(i_back, q: Callable):
 
 
 def local_gradient(e, d, q: Callable):
-    """Delta circuit [V]: ``A_delta e d + V_off_delta``."""
-    return q("a_delta") * (e * d) + q("vod")
+    """Delta circuit, a multiplier [V]: ``A_delta (e + Voff_e) (d + Voff_d) / V_scale + V_off_delta`` with offsets
+    on both inputs, an output offset and the normalisation ``V_scale`` = 1 V of the derivative's scale."""
+    return q("a_delta") * ((e + q("vde")) * (d + q("vdd"))) + q("vod")
 
 
 def weight_rate(v: Variant, m_upd, w, vt_rel, v_rest, q: Callable):
     """``dw/dt`` [V/s] of a weight: the charge pump driven by the gradient voltage ``g = R_e M_upd`` (``m_upd``
-    [A]), less the leakage, over the capacitor: ``(-I_max tanh(K_g vt g / I_max) - G_leak (w - V_rest) -
-    I_leak0) / C``."""
+    [A]), with its up/down imbalance, less the leakage, over the capacitor: ``(-I_max tanh(K_g vt g / I_max) +
+    vt I_pump_off - G_leak (w - V_rest) - I_leak0) / C``, ``vt = V_teach / V_teach_ref`` (the pump's bias, and
+    with it its imbalance, follows ``V_teach`` as ``K_g`` does)."""
     drive = q("pg") * (vt_rel * m_upd)
     rate = -q("ampc") * (tanh(drive) if v.sat_pump else drive)
+    ipc = q("ipc")
+    if not (isinstance(ipc, float) and ipc == 0.0):  # an ideal pump's term is left out of the generated code
+        rate = rate + vt_rel * ipc
     return rate - leak_rate(v, w, v_rest, q) if v.leak else rate
 
 

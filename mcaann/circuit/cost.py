@@ -4,7 +4,8 @@ A first-order budget a designer can rerun, not a layout:
 
 - **area** [m^2]: every block's matched devices at the study's device area per kind (``mismatch.area_*``
   times ``area_scale``), ``DEVICES`` of them per block (a Gilbert multiplier: its six-transistor core and an
-  output mirror pair; a differential-pair sigmoid: pair, tail and load; ...), plus every weight capacitor at
+  output mirror pair; a differential-pair sigmoid: pair, tail and load; ...), of which ``MIRROR_DEVICES`` are
+  current-mirror devices at ``mismatch.area_mirror`` (times ``area_scale``), plus every weight capacitor at
   ``C / C_density``. Wiring, routing and spacing are left out, so that the figure is a floor;
 - **static power** [W]: the supply (the preset's ``V_dd``) times the bias currents that flow all the time in
   a clockless chip: each multiplier's tail current ``K_I`` (its saturation current), each charge pump's
@@ -25,6 +26,9 @@ from mcaann.circuit.network import Topology
 
 #: matched devices per block, for the area (see the module docstring)
 DEVICES = {"multiplier": 8, "activation": 4, "derivative": 6, "error": 4, "delta": 8, "pump": 6}
+#: of these, the current-mirror devices (a multiplier's output mirror pair; the pump's mirror and its up and down
+#: sources), at ``mismatch.area_mirror``
+MIRROR_DEVICES = {"multiplier": 2, "pump": 4}
 #: blocks per synapse and per neuron
 PER_SYNAPSE = {"multiplier": 3, "pump": 1}
 PER_NEURON = {"activation": 1, "derivative": 1, "error": 1, "delta": 1}
@@ -52,7 +56,8 @@ def chip_cost(study) -> ChipCost:
     mm, c = study.mismatch, study.circuit
     counts = {k: n * topo.n_weights for k, n in PER_SYNAPSE.items()}
     counts.update({k: n * topo.n_neurons for k, n in PER_NEURON.items()})
-    device_area = {k: counts[k] * DEVICES[k] * getattr(mm, f"area_{k}") * mm.area_scale for k in DEVICES}
+    device_area = {k: counts[k] * mm.area_scale * ((DEVICES[k] - MIRROR_DEVICES.get(k, 0)) * getattr(mm, f"area_{k}")
+                                                   + MIRROR_DEVICES.get(k, 0) * mm.area_mirror) for k in DEVICES}
     capacitor_area = topo.n_weights * c.C / resolve_process(study).C_density
     currents = (topo.n_weights * (3 * c.K_I + c.I_max)
                 + topo.n_neurons * (3 * c.I_ref + c.K_I))

@@ -150,23 +150,24 @@ def synapse_netlist(r: SynapseRun) -> str:
 def block_trajectory(r: SynapseRun, p: dict[str, float], t: np.ndarray) -> np.ndarray:
     """Weight [V] at times ``t`` [s] from the engine's block equations with the fitted parameters ``p``.
 
-    Multiplier output offsets and the pump's offsets, absent from the engine's blocks, are added here.
+    The pump's input offset, absent from the engine's blocks, is added here.
     """
     v = blocks.Variant(sat_mult=True, sat_pump=True, leak=False, mismatch=True)
-    sp = {f"{k}_{tag}": p[f"{k}_{tag}"] for k in ("km", "voffa", "voffb", "ki") for tag in ("fwd", "upd")}
-    sp.update(re_upd=r.r_e, kg=p["kg"], imax=p["imax"], c=p["c"], g_leak=0.0)
-    neuron = {"iref": 1.0, "ioff": 0.0, "v_amp": 1.0, "iref_d": 1.0, "ioff_d": 0.0, "a_d": 1.0, "re_err": 1.0,
-              "voff_e": 0.0, "a_delta": 1.0, "voff_delta": 0.0}
-    sp.update({f"{k}_bwd": sp[f"{k}_fwd"] for k in ("km", "voffa", "voffb", "ki")})
+    keys = ("km", "voffa", "voffb", "ki", "ioff")
+    sp = {f"{k}_{tag}": p[f"{k}_{tag}"] for k in keys for tag in ("fwd", "upd")}
+    sp.update(re_upd=r.r_e, kg=p["kg"], imax=p["imax"], ioff_pump=p["ioff_pump"], c=p["c"], g_leak=0.0)
+    neuron = {"iref": 1.0, "ioff": 0.0, "v_amp": 1.0, "iref_d": 1.0, "ioff_d": 0.0, "a_d": 1.0, "voff_d": 0.0,
+              "re_err": 1.0, "voff_e": 0.0, "a_delta": 1.0, "voffe_delta": 0.0, "voffd_delta": 0.0,
+              "voff_delta": 0.0}
+    sp.update({f"{k}_bwd": sp[f"{k}_fwd"] for k in keys})
     q = blocks.derive(v, {**sp, **neuron}, 0.0).__getitem__
 
     def rate(_t: float, y: np.ndarray) -> list[float]:
         w = y[0]
-        m_fwd = blocks.multiplier(v, "fwd", w, r.x, q) + p["ioff_fwd"]
+        m_fwd = blocks.multiplier(v, "fwd", w, r.x, q)
         delta = blocks.local_gradient(blocks.output_error(r.r_y * m_fwd, r.target, q), 1.0, q)
-        m_upd = blocks.multiplier(v, "upd", delta, r.x, q) + p["ioff_upd"]
-        dw = blocks.weight_rate(v, m_upd + p["voff_pump"] / r.r_e, w, 1.0, 0.0, q)
-        return [dw + p["ioff_pump"] / p["c"]]
+        m_upd = blocks.multiplier(v, "upd", delta, r.x, q)
+        return [blocks.weight_rate(v, m_upd + p["voff_pump"] / r.r_e, w, 1.0, 0.0, q)]
 
     sol = solve_ivp(rate, (0.0, float(t[-1])), [r.w0], t_eval=t, method="LSODA", rtol=1e-9, atol=1e-12)
     return sol.y[0]

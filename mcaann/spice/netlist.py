@@ -3,14 +3,17 @@
 The netlist is the engine's model (``engine/reference.py``, MODEL.md sections 1-3) written
 with SPICE elements, using the instance's own sampled block parameters:
 
-- every multiplier is a current-output B-source ``I = K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I)``
-  (linear where ``K_I = inf``); the forward multipliers of a neuron inject into a virtual-ground
-  node held at 0 V by a 0 V source, whose branch current is the summed input current ``I_j``
-  (Kirchhoff does the sum); the backward multipliers into a neuron of the previous layer do the same;
-- activation, derivative, errors, deltas and gradient voltages are voltage B-sources;
+- every multiplier is a current-output B-source ``I = K_I tanh(K_m (a + Voff_a)(b + Voff_b) / K_I) +
+  I_off_out`` (linear where ``K_I = inf``; ``I_off_out`` its output mirror's offset); the forward
+  multipliers of a neuron inject into a virtual-ground node held at 0 V by a 0 V source, whose branch
+  current is the summed input current ``I_j`` (Kirchhoff does the sum); the backward multipliers into a
+  neuron of the previous layer do the same;
+- activation, derivative (with its output offset), errors, deltas (the delta multiplier with its input and
+  output offsets) and gradient voltages are voltage B-sources;
 - every weight is a capacitor from ``w_<layer>_<post>_<pre>`` to ground with ``.ic`` = ``w_init``,
-  charged by a current B-source ``-I_max tanh(K_g (V_teach / V_teach_ref) g / I_max)``
-  (linear where ``I_max = inf``), discharged by a resistor ``1 / G_leak`` to a ``V_rest`` source
+  charged by a current B-source ``-I_max tanh(K_g (V_teach / V_teach_ref) g / I_max) + (V_teach /
+  V_teach_ref) I_pump_off`` (linear where ``I_max = inf``; ``I_pump_off`` its up/down imbalance),
+  discharged by a resistor ``1 / G_leak`` to a ``V_rest`` source
   and a constant current source ``I_leak0`` (each left out where zero);
 - rails: the engine clips ``w`` to ``[V_lo, V_hi]`` after every step, i.e. it integrates the
   projected ODE (the weight stops at the rail while the drive pushes outward and leaves it as

@@ -145,6 +145,10 @@ class Mismatch(_Section):
     area_update: PositiveSI = Field(4e-12, description="eqprop update circuit device area [m^2]")
     area_neuron: PositiveSI = Field(4e-12, description="eqprop neuron load device area [m^2]")
     area_diode: PositiveSI = Field(4e-12, description="eqprop clamp diode area [m^2]")
+    area_mirror: PositiveSI = Field(
+        4e-12, description="current-mirror device area [m^2] (tail currents, output stages, pump sources)")
+    gm_over_I_mirror: PositiveSI = Field(
+        5.0, description="g_m/I of the current-mirror devices [1/V] (strong inversion, 2/(V_GS - V_T))")
     gradient: NonNegSI = Field(
         0.0, description="sigma of a die's linear gradient of relative gains and capacitance, per axis [1/m]"
     )

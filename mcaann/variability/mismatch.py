@@ -4,6 +4,10 @@ Pelgrom: a parameter's sigma is ``A / sqrt(W L)``. Offsets of a differential pai
 ``sqrt(2) A_VT / sqrt(W L)``; an offset current is that voltage times the block's
 transconductance ``g_m = (g_m/I) * I_ref``; relative gains use
 ``sqrt(A_beta^2 + (g_m/I * A_VT)^2) / sqrt(W L)``; capacitors ``A_C / sqrt(C / C_density)``.
+Current mirrors (the tail currents ``K_I`` and ``I_max``, a multiplier's output stage, the charge
+pump's up and down sources) use the mirror devices' own area ``area_mirror`` and bias point
+``gm_over_I_mirror``: a mirrored current's relative error, and an output offset current over its bias
+current, have the pair's ``sqrt(2) sqrt(A_beta^2 + (g_m/I * A_VT)^2) / sqrt(W L)``.
 
 The total variance of a gain or a capacitor splits into a local part (per block, share
 ``1 - global_fraction``) and a die-to-die part shared by every block of one kind in an instance
@@ -29,11 +33,13 @@ import numpy as np
 
 from mcaann.circuit.blocks import (
     CAP,
+    CURRENT,
     FIXED,
     GAIN,
     LEAK,
     NEURON_PARAMS,
     OFFSET_I,
+    OFFSET_MIRROR,
     OFFSET_V,
     SYNAPSE_PARAMS,
     ParamSpec,
@@ -58,8 +64,28 @@ class Sigma:
     glob: float
 
 
-def _area(study, block: str) -> float:
-    return getattr(study.mismatch, f"area_{block}")
+def _area(study, spec: ParamSpec) -> float:
+    """Device area [m^2] of the transistors that set a parameter: its block's, or its current mirror's."""
+    if spec.kind in MIRROR_KINDS:
+        return study.mismatch.area_mirror
+    return getattr(study.mismatch, f"area_{spec.block}")
+
+
+#: kinds set by a current mirror's pair (``area_mirror``, ``gm_over_I_mirror``)
+MIRROR_KINDS = (CURRENT, OFFSET_MIRROR)
+
+
+def mirror_mismatch(study) -> float:
+    """Pelgrom coefficient [fraction*m] of a mirror pair's current ratio: ``sqrt(2) sqrt(A_beta^2 + (g_m/I
+    A_VT)^2)`` at the mirror's ``g_m/I`` (strong inversion: not scaled with temperature)."""
+    proc = resolve_process(study)
+    return math.sqrt(2.0) * math.hypot(proc.A_beta, study.mismatch.gm_over_I_mirror * proc.A_VT)
+
+
+def _mirror_bias(study, spec: ParamSpec) -> float:
+    """The bias current [A] of an output offset's mirror; 0 for an ideal (``inf``) block, which has none."""
+    i = float(spec.bias(study))
+    return i if math.isfinite(i) else 0.0
 
 
 def kind_factor(study, spec: ParamSpec) -> float:
@@ -88,12 +114,16 @@ def _unscaled_sigma(study, spec: ParamSpec) -> Sigma:
         area_c = study.circuit.C / proc.C_density
         s = mm.scale * proc.A_C / math.sqrt(area_c)
         return Sigma(math.sqrt(1 - gf) * s, math.sqrt(gf) * s)
-    area = _area(study, spec.block)
-    if spec.kind in (OFFSET_V, OFFSET_I, VT, OFFSET_IU):
+    area = _area(study, spec)
+    if spec.kind in (OFFSET_V, OFFSET_I, OFFSET_MIRROR, VT, OFFSET_IU):
         # a die-level threshold shift is common-mode to a pair and cancels: offsets are purely local
         gf = 0.0
     if spec.kind == GAIN:
         a = math.hypot(proc.A_beta, gm_over_i(study) * proc.A_VT)
+    elif spec.kind == CURRENT:
+        a = mirror_mismatch(study)
+    elif spec.kind == OFFSET_MIRROR:
+        a = mirror_mismatch(study) * _mirror_bias(study, spec)
     elif spec.kind == OFFSET_V:
         a = math.sqrt(2.0) * proc.A_VT
     elif spec.kind == OFFSET_I:
@@ -117,12 +147,14 @@ def gradient_sigma(study, spec: ParamSpec) -> float:
     if not mm.enabled or spec.kind in (FIXED, LEAK):
         return 0.0
     f = mm.scale * kind_factor(study, spec)
-    if spec.kind in (GAIN, CAP, BETA):
+    if spec.kind in (GAIN, CAP, CURRENT, BETA):
         return f * mm.gradient
     if spec.kind in (OFFSET_V, VT):
         return f * mm.gradient_offset
     if spec.kind == OFFSET_IU:
         return f * mm.gradient_offset * gm_over_i(study) * study.eqprop.I_u_bias
+    if spec.kind == OFFSET_MIRROR:
+        return f * mm.gradient_offset * mm.gm_over_I_mirror * _mirror_bias(study, spec)
     return f * mm.gradient_offset * gm_over_i(study) * i_ref(study)
 
 
@@ -155,7 +187,9 @@ def sample_parameter(study, spec: ParamSpec, instances: np.ndarray, n_blocks: in
     if s_grad:
         g = s_grad * standard_normals(seed, stream, instances, list(GRADIENT_INDEX))
         dev = dev + g[:, :1] * positions[0] + g[:, 1:] * positions[1]
-    if spec.kind in (GAIN, CAP, BETA):
+    if spec.kind in (GAIN, CAP, CURRENT, BETA):
+        if not math.isfinite(nominal):  # an ideal block's infinite current has no spread
+            return np.full((n, n_blocks), nominal)
         return clip_physical(spec.name, nominal * (1.0 + dev), nominal)
     return nominal + dev
 
