@@ -292,6 +292,15 @@ def test_allocation_checks_on_fresh_chips(delta_allocation):
         allocate(st, 0.3, check_seed=st.monte_carlo.seed)
 
 
+def test_allocation_out_of_reach_stops_at_once(delta_allocation):
+    from mcaann.scale.allocate import allocate
+
+    # without any device mismatch 58 of these 128 chips converge: a lower bound of 0.42 is out of reach by area
+    st = load_study("two_rows", DELTA_DOMINATES)
+    with pytest.raises(StudyError, match=r"out of reach by area: .* 58/128"):
+        allocate(st, 0.42, threads=1)
+
+
 def test_allocated_study_loads_and_runs(delta_allocation, tmp_path):
     from mcaann.scale.allocate import allocation_toml
 

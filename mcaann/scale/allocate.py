@@ -7,6 +7,8 @@ its yield on the tuning chips reaches the target. The chip area is :func:`mcaann
 
 The search (each step one batch of runs through the existing backends):
 
+0. *reach*: the study with every device exact (the limit of infinite area) must meet the target, else no area
+   can and the search stops at once;
 1. *grow*: from the study's areas, try each kind's area x ``GROW``; take the move with the most chips gained per
    area added (none gains: every area x ``GROW``); until feasible;
 2. *shrink*: kind by kind, largest area first, divide its area by ``SHRINK`` while the design stays feasible
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mcaann.circuit.blocks import FIXED, LEAK, NEURON_PARAMS, SYNAPSE_PARAMS
+from mcaann.circuit.blocks import FIXED, LEAK, NEURON_PARAMS, SYNAPSE_PARAMS, variation_kind
 from mcaann.circuit.cost import chip_cost
 from mcaann.errors import StudyError
 from mcaann.scale.budget import run_points
@@ -204,8 +206,17 @@ def allocate(study, target: float, *, check_seed: int | None = None, check_insta
     t0 = time.perf_counter()
     t = _Tuner(study, keys, target, {"threads": threads, "dask": dask, "chunk": chunk})
     trace: list = []
-    base = t.run([{k: 1.0 for k in keys}])[0]
     say = progress or (lambda _msg: None)
+    exact = {f"mismatch.kind_scale.{k}": 0.0 for k in dict.fromkeys(
+        variation_kind(p) for p in SYNAPSE_PARAMS + NEURON_PARAMS if p.block in keys and p.kind not in (FIXED, LEAK))}
+    limit = int(run_points(study, [exact], **t.run_kw)[0].sum())
+    t.runs += 1
+    if float(wilson_interval(limit, t.n)[1]) < target:
+        raise StudyError(f"--target-yield: {target:g} is out of reach by area: with every device exact (infinite "
+                         f"area) {limit}/{t.n} tuning chips converge (Wilson lower bound "
+                         f"{float(wilson_interval(limit, t.n)[1]):.4f})")
+    say(f"every device exact: {limit}/{t.n} converge")
+    base = t.run([{k: 1.0 for k in keys}])[0]
     say(f"study: {base.converged}/{t.n} converge")
     grown = _grow(t, base, trace)
     say(f"grown: {grown.converged}/{t.n}, area x{grown.area / base.area:.3g} ({t.runs} runs)")
