@@ -157,6 +157,13 @@ def _resolved_dict(study: Study) -> dict:
     d["leakage"]["G_leak"] = proc.G_leak
     if study.leakage.dT_double is None:
         d["leakage"]["E_a"] = proc.E_a
+    if study.yield_.accuracy_threshold is None:
+        from mcaann.engine.driver import study_task
+
+        try:
+            d["yield"]["accuracy_threshold"] = study.yield_.accuracy_for(study_task(study))
+        except StudyError:  # a dataset that does not load: left to the run to report
+            pass
     return d
 
 
