@@ -10,17 +10,19 @@ from mcaann.engine.driver import Chip, run_instances, study_task
 from mcaann.engine.reference import Reference
 from mcaann.errors import StudyError
 from mcaann.scale.run import run_study
+from mcaann.strategies.fit import fitted_parameters, per_chip_weights
 from mcaann.strategies.rram import drift
 from mcaann.study import load_study
 from mcaann.tasks.datasets import TaskDataError, correct, load_task, split_rows
 from mcaann.variability.mismatch import sample_instances
 
-#: a nominal chip with no leakage or noise and Euler steps: its kernels are the software model's (one compile)
+#: a nominal chip (mismatch on at scale 0: every block at its nominal value, read from per-block arrays) with no
+#: leakage or noise and Euler steps: its kernels are the software model's (one compile for every strategy test)
 NOMINAL = {
     "name": "t", "network": {"layers": [4, 4, 3]},
     "task": {"dataset": "iris", "epochs": 2, "T_row": 100e-9, "order": "shuffled"},
     "integrator": {"method": "euler", "dt": 20e-9},
-    "mismatch": {"enabled": False}, "leakage": {"enabled": False}, "noise": {"enabled": False},
+    "mismatch": {"scale": 0.0}, "leakage": {"enabled": False}, "noise": {"enabled": False},
     "monte_carlo": {"instances": 64}, "training": {"software_epochs": 30},
 }
 #: an ideal transfer to RRAM: continuous levels, no spread, read noise or drift
@@ -140,7 +142,7 @@ def test_transfer_accuracy_falls_with_mismatch_scale():
     at 128 chips); the mean per-chip loss of training accuracy with its 95 % interval above zero. A sweep over
     the strategy keeps every chip's sampled blocks."""
     n = 128
-    st = load_study(_study(), {"mismatch.enabled": True, "monte_carlo.instances": n},
+    st = load_study(_study(), {"monte_carlo.instances": n},
                     {"mismatch.scale": [1.0, 8.0], "training.strategy": ["transfer", "rram"]})
     ds = run_study(st)
     acc = ds.accuracy_train.sel(training__strategy="transfer")
@@ -152,6 +154,29 @@ def test_transfer_accuracy_falls_with_mismatch_scale():
         assert np.array_equal(v.sel(training__strategy="transfer"), v.sel(training__strategy="rram")), name
     assert not np.array_equal(ds.km_fwd.isel(instance=0, training__strategy=0, mismatch__scale=0),
                               ds.km_fwd.isel(instance=1, training__strategy=0, mismatch__scale=0))
+
+
+def test_per_chip_transfer_on_exactly_known_chips_reaches_their_software_accuracy():
+    """No measurement noise: the fit recovers every forward block, so each chip classifies its training rows
+    exactly as the software model of that chip does; with noise the fit is off."""
+    n = 64
+    st = load_study(_study(), {"mismatch.scale": 4.0, "training.strategy": "transfer_per_chip",
+                               "monte_carlo.instances": n})
+    inst = np.arange(n)
+    chip = Chip(st, study_task(st), sample_instances(st, Topology((4, 4, 3)), inst), inst)
+    fitted = fitted_parameters(chip)
+    for k in ("km_fwd", "voffa_fwd", "voffb_fwd", "v_amp", "iref", "ioff"):
+        scale = np.abs(chip.params[k]).max()
+        np.testing.assert_allclose(fitted[k], chip.params[k], rtol=0, atol=1e-9 * scale, err_msg=k)
+    _, rec = per_chip_weights(chip)
+    res = run_instances(st, 0, n)
+    assert np.array_equal(res.accuracy[:, -1], rec["accuracy"][:, -1])
+    assert np.all(res.accuracy[:, -1] == res.accuracy[:, 0])  # the chip holds its written weights
+    # the same chips by the nominal transfer do worse on average
+    nominal = run_instances(load_study(st, {"training.strategy": "transfer"}), 0, n)
+    assert res.accuracy[:, -1].mean() > nominal.accuracy[:, -1].mean()
+    noisy = fitted_parameters(Chip(load_study(st, {"training.measure_noise": 0.01}), chip.task, chip.params, inst))
+    assert np.abs(noisy["voffa_fwd"] - chip.params["voffa_fwd"]).max() > 1e-4
 
 
 def test_strategy_fields_validated():

@@ -13,16 +13,22 @@ from mcaann.variability.rng import standard_normals, stream_id, uniforms
 SOFTWARE_INSTANCE = 0
 
 
-def software_study(study, per_chip: bool):
+def software_study(study):
     """The software model of ``study``'s chip: the same block equations and wiring, float64, no leakage or
     noise, one Euler step of ``T_row`` per row (teaching on throughout), ``training.software_epochs``
-    epochs; blocks at their nominal values unless ``per_chip`` (then the caller gives fitted parameters)."""
+    epochs. Its block parameters are per-block arrays that the caller gives (nominal for ``transfer``, fitted
+    per chip for ``transfer_per_chip``): one set of kernels serves both."""
     tr = study.training
     return study.at({
         "integrator.method": "euler", "integrator.dt": study.task.T_row, "integrator.dtype": "float64",
-        "task.T_settle": 0.0, "noise.enabled": False, "leakage.enabled": False, "mismatch.enabled": per_chip,
+        "task.T_settle": 0.0, "noise.enabled": False, "leakage.enabled": False, "mismatch.enabled": True,
         "task.epochs": tr.software_epochs or study.task.epochs, "retention.hold_times": [],
     })
+
+
+def nominal_parameters(study, topo, inst: np.ndarray) -> dict:
+    """Every block of instances ``inst`` at its nominal value (at the chip temperature), no leakage."""
+    return sample_instances(study.at({"mismatch.enabled": False, "leakage.enabled": False}), topo, inst)
 
 
 def software_init(study, inst: np.ndarray, n_weights: int) -> np.ndarray:
@@ -50,10 +56,9 @@ def nominal_weights(study, task) -> tuple[np.ndarray, dict]:
     (weights,) [V] and the record. Depends on no chip, so that every shard trains the same, bit for bit."""
     from mcaann.circuit.network import Topology
 
-    sws = software_study(study, per_chip=False)
+    sws = software_study(study)
     inst = np.array([SOFTWARE_INSTANCE], np.int64)
-    params = sample_instances(sws, Topology(tuple(study.network.layers)), inst)
-    w, rec = train_software(sws, task, params, inst)
+    w, rec = train_software(sws, task, nominal_parameters(study, Topology(tuple(study.network.layers)), inst), inst)
     return w[0], rec
 
 
