@@ -9,7 +9,9 @@ from mcaann.circuit.network import Topology
 from mcaann.engine.driver import Chip, run_instances, study_task
 from mcaann.engine.reference import Reference
 from mcaann.errors import StudyError
+from mcaann.report.strategies import paired_rows, strategy_figure, strategy_rows
 from mcaann.scale.run import run_study
+from mcaann.stats.paired import paired_difference
 from mcaann.strategies.fit import fitted_parameters, per_chip_weights
 from mcaann.strategies.rram import drift
 from mcaann.study import load_study
@@ -137,14 +139,20 @@ def test_rram_drift_law_closed_form():
     assert drift(np.array([3.0]), 8.0, 2.0, 0.5)[0] == pytest.approx(1.5)
 
 
-def test_transfer_accuracy_falls_with_mismatch_scale():
+@pytest.fixture(scope="module")
+def scale_sweep():
+    """128 chips at mismatch.scale 1 and 8, by transfer and by rram (default levels, spread, noise, drift)."""
+    st = load_study(_study(), {"monte_carlo.instances": 128},
+                    {"mismatch.scale": [1.0, 8.0], "training.strategy": ["transfer", "rram"]})
+    return run_study(st)
+
+
+def test_transfer_accuracy_falls_with_mismatch_scale(scale_sweep):
     """Paired: the same chips at mismatch.scale 1 and 8 (about 0.045 apart, per-chip sd 0.1, so 5 standard errors
     at 128 chips); the mean per-chip loss of training accuracy with its 95 % interval above zero. A sweep over
     the strategy keeps every chip's sampled blocks."""
-    n = 128
-    st = load_study(_study(), {"monte_carlo.instances": n},
-                    {"mismatch.scale": [1.0, 8.0], "training.strategy": ["transfer", "rram"]})
-    ds = run_study(st)
+    ds = scale_sweep
+    n = ds.sizes["instance"]
     acc = ds.accuracy_train.sel(training__strategy="transfer")
     loss = (acc.sel(mismatch__scale=1.0) - acc.sel(mismatch__scale=8.0)).values
     half = 1.96 * loss.std(ddof=1) / math.sqrt(n)
@@ -154,6 +162,22 @@ def test_transfer_accuracy_falls_with_mismatch_scale():
         assert np.array_equal(v.sel(training__strategy="transfer"), v.sel(training__strategy="rram")), name
     assert not np.array_equal(ds.km_fwd.isel(instance=0, training__strategy=0, mismatch__scale=0),
                               ds.km_fwd.isel(instance=1, training__strategy=0, mismatch__scale=0))
+
+
+def test_strategy_report_pairs_the_chips(scale_sweep, tmp_path):
+    ds = scale_sweep
+    rows = strategy_rows(ds)
+    assert [(r["point"]["mismatch__scale"], r["strategy"]) for r in rows] == \
+        [(1.0, "transfer"), (1.0, "rram"), (8.0, "transfer"), (8.0, "rram")]
+    acc = ds.accuracy_test.sel(mismatch__scale=8.0)
+    assert rows[2]["acc50"] == np.quantile(acc.sel(training__strategy="transfer"), 0.5)
+    assert rows[2]["chip_time"] == 0.0 and rows[2]["software_time"] > 0
+    pair = paired_rows(ds)[1]
+    d = (acc.sel(training__strategy="rram") - acc.sel(training__strategy="transfer")).values
+    assert pair["mean"] == pytest.approx(d.mean()) and pair["lo"] < d.mean() < pair["hi"]
+    assert pair["better"] == (d > 0).sum() and pair["worse"] == (d < 0).sum()
+    assert paired_difference(np.array([1.0, 0.5, 0.5]), np.array([0.5, 0.5, 1.0]))["mean"] == 0.0
+    assert strategy_figure(ds) is not None
 
 
 def test_per_chip_transfer_on_exactly_known_chips_reaches_their_software_accuracy():

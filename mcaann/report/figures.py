@@ -568,6 +568,13 @@ def retention_figure(ds: xr.Dataset) -> Figure | None:
 
 # ----------------------------------------------------------------------------- outputs
 
+def strategy_figure(ds: xr.Dataset) -> Figure | None:
+    """Accuracy against ``mismatch.scale`` per strategy (``report.strategies``)."""
+    from mcaann.report.strategies import strategy_figure as make
+
+    return make(ds)
+
+
 def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list[Path]:
     """Write every figure that applies to ``ds`` as a PNG file into ``folder``.
 
@@ -585,7 +592,8 @@ def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list
     list of pathlib.Path
         The files written, in this order: ``learning_curves.png``, ``yield.png`` (sweeps only),
         ``convergence_time.png``, ``attribution.png`` (when some sampled parameter varies),
-        ``weights.png``, ``retention.png`` (when the result has a retention phase).
+        ``weights.png``, ``retention.png`` (when the result has a retention phase), ``strategies.png`` (when
+        ``training.strategy`` and ``mismatch.scale`` are swept).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -596,6 +604,7 @@ def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list
         ("attribution", attribution_figure),
         ("weights", weight_figure),
         ("retention", retention_figure),
+        ("strategies", strategy_figure),
     )
     written = []
     for name, make in makers:
