@@ -174,7 +174,8 @@ def _floatify(node: Any, key: str = "") -> Any:
         return [_floatify(v, key) for v in node]
     if isinstance(node, bool) or isinstance(node, str):
         return node
-    if isinstance(node, int) and key in {"epochs", "instances", "seed", "layers"}:
+    if isinstance(node, int) and key in {"epochs", "instances", "seed", "layers", "split_seed", "software_epochs",
+                                         "measure_points", "levels"}:
         return node
     if isinstance(node, int | float):
         return float(node)
