@@ -29,11 +29,6 @@ def _at(ds: xr.Dataset, point: dict, strategy: str | None) -> xr.Dataset:
     return sub.sel({STRATEGY_DIM: strategy}) if strategy is not None and STRATEGY_DIM in sub.dims else sub
 
 
-def _label(point: dict) -> str:
-    return ", ".join(f"{k.replace('__', '.')} = {v:.3g}" if isinstance(v, float) else f"{k.replace('__', '.')} = {v}"
-                     for k, v in point.items())
-
-
 def shows_strategies(ds: xr.Dataset) -> bool:
     """Whether a result has something for the strategy table: a strategy sweep, a strategy other than in situ,
     or held-out rows."""
@@ -61,20 +56,33 @@ def strategy_rows(ds: xr.Dataset) -> list[dict]:
     return rows
 
 
+def _point_columns(t: Table, ds: xr.Dataset) -> list[str]:
+    dims = [d for d in sweep_dims(ds) if d != STRATEGY_DIM]
+    for d in dims:  # a sweep key's name is never cut
+        name = d.replace("__", ".")
+        t.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    t.add_column("strategy", no_wrap=True)
+    return dims
+
+
+def _point_cells(dims: list[str], row: dict) -> list[str]:
+    return [f"{row['point'][d]:.3g}" if isinstance(row["point"][d], float) else str(row["point"][d]) for d in dims]
+
+
 def strategy_table(ds: xr.Dataset, title: str | None = None) -> Table:
     """A rich table of :func:`strategy_rows`."""
     t = Table(title=title or f"strategies: {ds.attrs.get('study_name', '')}", title_justify="left")
-    for col in ("point", "strategy", "yield [95% CI]", "held-out acc.\np10/p50/p90", "software\ntime [s]",
-                "chip training\ntime [s]"):
-        t.add_column(col, justify="right" if col not in ("point", "strategy") else "left", no_wrap=True)
+    dims = _point_columns(t, ds)
+    for col in ("yield [95% CI]", "held-out acc.\np10/p50/p90", "software\n[s]", "chip\n[s]"):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in strategy_rows(ds):
-        t.add_row(_label(r["point"]) or "-", r["strategy"],
+        t.add_row(*_point_cells(dims, r), r["strategy"],
                   f"{100 * r['yield_']:.1f}% [{100 * r['yield_lo']:.1f},{100 * r['yield_hi']:.1f}]",
                   "/".join(f"{v:.3f}" for v in (r["acc10"], r["acc50"], r["acc90"])),
                   f"{r['software_time']:.3g}", f"{r['chip_time']:.3g}")
     t.caption = ("held-out accuracy: argmax on the held-out rows (training rows where the task holds none out); "
-                 "software time: wall time of the software training of the point's chips; chip time: circuit time "
-                 "one chip trains")
+                 "software: wall time of the software training of the point's chips; chip: circuit time one "
+                 "chip trains")
     return t
 
 
@@ -103,10 +111,11 @@ def paired_table(ds: xr.Dataset, reference: str | None = None) -> Table | None:
         return None
     t = Table(title=f"paired on the same chips: held-out accuracy minus {rows[0]['reference']}'s",
               title_justify="left")
-    for col in ("point", "strategy", "mean difference [95% CI]", "chips better/worse/equal"):
-        t.add_column(col, justify="left" if col in ("point", "strategy") else "right", no_wrap=True)
+    dims = _point_columns(t, ds)
+    for col in ("mean difference\n[95% CI]", "chips better/\nworse/equal"):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        t.add_row(_label(r["point"]) or "-", r["strategy"], f"{r['mean']:+.4f} [{r['lo']:+.4f},{r['hi']:+.4f}]",
+        t.add_row(*_point_cells(dims, r), r["strategy"], f"{r['mean']:+.4f} [{r['lo']:+.4f},{r['hi']:+.4f}]",
                   f"{r['better']}/{r['worse']}/{r['equal']}")
     return t
 

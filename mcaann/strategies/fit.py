@@ -100,8 +100,9 @@ def fitted_parameters(chip) -> dict:
 
 
 def per_chip_weights(chip) -> tuple[np.ndarray, dict]:
-    """Software weights (n, weights) [V] trained against each fitted chip, and the training's record."""
+    """Software weights (n, weights) [V] trained against each fitted chip (from the initial weights and row order
+    of ``transfer``'s training: at nominal chips the two agree), and the training's record."""
     from mcaann.strategies.transfer import software_study, train_software
 
     sws = software_study(chip.study)
-    return train_software(sws, chip.task, fitted_parameters(chip), chip.inst)
+    return train_software(sws, chip.task, fitted_parameters(chip))

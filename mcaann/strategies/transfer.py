@@ -37,14 +37,18 @@ def software_init(study, inst: np.ndarray, n_weights: int) -> np.ndarray:
     return (2.0 * u - 1.0) * study.monte_carlo.w_init_range
 
 
-def train_software(study, task, params: dict, inst: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Train the software model with block parameters ``params`` (per instance ``inst``); the weights [V] and
-    the training's record (curves, software accuracy on the training rows, wall and kernel time [s])."""
+def train_software(study, task, params: dict) -> tuple[np.ndarray, dict]:
+    """Train the software model with block parameters ``params`` (n blocks sets: one per chip, or one), every
+    one from the same initial weights and row order (those of key ``SOFTWARE_INSTANCE``), so that only the
+    parameters differ between them; the weights [V] and the training's record (curves, software accuracy on
+    the training rows, wall and kernel time [s])."""
     from mcaann.engine.driver import Chip
 
     t0 = time.perf_counter()
-    sw = Chip(study, task, params, inst)
-    out = sw.train(software_init(study, inst, sw.topo.n_weights), study.task.epochs)
+    n = next(iter(params.values())).shape[0]
+    keys = np.full(n, SOFTWARE_INSTANCE, np.int64)
+    sw = Chip(study, task, params, keys)
+    out = sw.train(software_init(study, keys, sw.topo.n_weights), study.task.epochs)
     out["software_seconds"] = time.perf_counter() - t0
     out["software_kernel_seconds"] = sw.kernel_seconds
     out["model"] = sw
@@ -58,7 +62,7 @@ def nominal_weights(study, task) -> tuple[np.ndarray, dict]:
 
     sws = software_study(study)
     inst = np.array([SOFTWARE_INSTANCE], np.int64)
-    w, rec = train_software(sws, task, nominal_parameters(study, Topology(tuple(study.network.layers)), inst), inst)
+    w, rec = train_software(sws, task, nominal_parameters(study, Topology(tuple(study.network.layers)), inst))
     return w[0], rec
 
 
