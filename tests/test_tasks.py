@@ -4,11 +4,14 @@ import math
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from mcaann.circuit.network import Topology
+from mcaann.cli import app
 from mcaann.engine.driver import Chip, run_instances, study_task
 from mcaann.engine.reference import Reference
 from mcaann.errors import StudyError
+from mcaann.io.netcdf import write_result
 from mcaann.report.strategies import paired_rows, strategy_figure, strategy_rows
 from mcaann.scale.run import run_study
 from mcaann.stats.paired import paired_difference
@@ -178,6 +181,13 @@ def test_strategy_report_pairs_the_chips(scale_sweep, tmp_path):
     assert pair["better"] == (d > 0).sum() and pair["worse"] == (d < 0).sum()
     assert paired_difference(np.array([1.0, 0.5, 0.5]), np.array([0.5, 0.5, 1.0]))["mean"] == 0.0
     assert strategy_figure(ds) is not None
+    write_result(ds, tmp_path / "r.nc")
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "r.nc"), "--plots", str(tmp_path / "p")],
+                             env={"COLUMNS": "160"})
+    assert res.exit_code == 0, res.output
+    assert "strategies: t" in res.output and "paired on the same chips" in res.output
+    assert "yield: held-out accuracy >= 0.9" in res.output
+    assert (tmp_path / "p" / "strategies.png").is_file()
 
 
 def test_per_chip_transfer_on_exactly_known_chips_reaches_their_software_accuracy():
