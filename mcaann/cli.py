@@ -484,6 +484,12 @@ def report(
     from mcaann.report.figures import attribution_table
 
     console.print(attribution_table(ds))
+    from mcaann.report.strategies import paired_table, shows_strategies, strategy_table
+
+    if shows_strategies(ds):
+        console.print(strategy_table(ds))
+    if (paired := paired_table(ds)) is not None:
+        console.print(paired)
     if plots is not None:
         for p in write_figures(ds, plots):
             console.print(f"figure: {p}")

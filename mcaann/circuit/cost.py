@@ -68,8 +68,8 @@ def chip_cost(study) -> ChipCost:
 
 def energy_to_converge(study, epochs_to_converge):
     """Energy [J] a chip spends training until it converges: static power times ``epochs x rows x T_row``
-    (NaN where it did not converge)."""
-    from mcaann.tasks.datasets import load_task
+    (NaN where it did not converge); the rows are the training rows."""
+    from mcaann.engine.driver import study_task
 
-    t_epoch = load_task(study.task.dataset, study.base_dir).n_rows * study.task.T_row
+    t_epoch = study_task(study).n_train * study.task.T_row
     return chip_cost(study).static_power * t_epoch * epochs_to_converge

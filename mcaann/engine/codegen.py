@@ -422,7 +422,8 @@ def _evaluate(src: Source, spec: KernelSpec) -> None:
     n_in, n_out = spec.layers[0], spec.layers[-1]
     src(JIT)
     with src.block(f"def evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {_acts(spec)}, acc, se, correct, B):"):
-        src('"""Per-instance MSE [V^2] and accuracy of weights w over all rows."""')
+        src('"""Per-instance MSE [V^2] and accuracy of weights w over all rows; is_class: 0 regression, 1 threshold,')
+        src('2 argmax (``TaskData.decision``)."""')
         _scalars(src, spec)
         with src.lanes():
             src("se[b] = 0.0")
@@ -438,6 +439,14 @@ def _evaluate(src: Source, spec: KernelSpec) -> None:
                     src(f"se[b] += (y - T[r, {j}]) * (y - T[r, {j}])")
                     with src.block(f"if (y > thr[{j}]) != (T[r, {j}] > thr[{j}]):"):
                         src("ok = 0.0")
+                with src.block("if is_class == 2:"):  # argmax: the largest output (the first of equals) is high
+                    src(f"ym = act{L}[1, b]")
+                    src("jm = 0")
+                    for j in range(1, n_out):
+                        with src.block(f"if act{L}[{j + 1}, b] > ym:"):
+                            src(f"ym = act{L}[{j + 1}, b]")
+                            src(f"jm = {j}")
+                    src("ok = 1.0 if T[r, jm] > thr[jm] else 0.0")
                 src("correct[b] += ok")
         with src.lanes():
             src(f"se[b] = se[b] / (X.shape[0] * {n_out})")

@@ -116,7 +116,7 @@ def _eqprop_arrays(study, params: dict, n_blocks: int, dtype, syn: list[str], ne
 def study_task(study) -> TaskData:
     """The study's dataset, checked against the network's input and output sizes."""
     try:
-        task = load_task(study.task.dataset, study.base_dir)
+        task = load_task(study.task.dataset, study.base_dir, study.task.split, study.task.split_seed)
     except TaskDataError as exc:
         raise StudyError(f"task.dataset: {exc}") from None
     layers = study.network.layers
@@ -153,7 +153,9 @@ class InstanceResults:
     final_accuracy: np.ndarray | None = None
     converged: np.ndarray | None = None
     epochs_to_converge: np.ndarray | None = None
+    accuracy_test: np.ndarray | None = None  # (n,) held-out accuracy of the final weights (NaN: no split)
     kernel_seconds: float = 0.0  # wall time inside the compiled kernels (training and retention evaluation)
+    software_seconds: np.ndarray | None = None  # (n,) software training wall time [s], shared out over the chips
 
 
 def _pack(a: np.ndarray, n_blocks: int, dtype) -> np.ndarray:
@@ -182,74 +184,124 @@ def _unpack(a: np.ndarray, n: int) -> np.ndarray:
     return a.transpose(0, 2, 1).reshape(-1, a.shape[1])[:n]
 
 
+class Chip:
+    """The instances ``inst`` of one study point with their block parameters, packed for the kernels.
+
+    The same class runs the chips (in situ training, evaluation) and the software model of a transfer
+    strategy (``strategies.software_study``: the same kernels, with nominal or fitted parameters).
+    """
+
+    def __init__(self, study, task: TaskData, params: dict, inst: np.ndarray):
+        self.study, self.task, self.params, self.inst = study, task, params, inst
+        self.topo = Topology(tuple(study.network.layers))
+        self.n = inst.size
+        self.n_blocks = -(-self.n // BLOCK)
+        self.F = np.float32 if study.integrator.dtype == "float32" else np.float64
+        self.spec = kernel_spec(study)
+        lk = study.leakage
+        self.DS, self.DN, self.NOM = derived_arrays(self.spec, params, lk.I_leak0 if lk.enabled else 0.0,
+                                                    self.n_blocks, self.F, study)
+        self.thr = task.thresholds if task.is_classification else np.zeros(task.t.shape[1])
+        self.kernel_seconds = 0.0
+
+    def train(self, w0: np.ndarray, epochs: int) -> dict:
+        """Train from weights ``w0`` (n, weights) [V] on the training rows: final weights, per-epoch evaluation
+        MSE and accuracy (n, epochs + 1), divergence flags and steps."""
+        st, n, n_blocks, F = self.study, self.n, self.n_blocks, self.F
+        c = st.circuit
+        vt_rel = c.V_teach / c.V_teach_ref
+        kT = K_BOLTZMANN * st.process.temperature
+        dt = st.integrator.dt
+        if st.noise.enabled:  # (the schema refuses noise with eqprop)
+            g_leak, kg, cap = self.params["g_leak"], self.params["kg"], self.params["c"]
+            i0 = st.leakage.I_leak0 if st.leakage.enabled else 0.0
+            ds_n = st.noise.density_scale
+            sn_on = noise_sigma(kT, g_leak, kg, st.noise.gamma, vt_rel, dt, cap, i0, ds_n)
+            sn_off = noise_sigma(kT, g_leak, kg, st.noise.gamma, 0.0, dt, cap, i0, ds_n)
+        else:
+            sn_on = sn_off = np.zeros_like(self.params["c"])
+        pad = ((0, 0), (0, noise_rows(self.topo.n_weights) - self.topo.n_weights))  # whole Philox blocks
+        sn_on = _pack(np.pad(sn_on, pad), n_blocks, np.float64)
+        sn_off = _pack(np.pad(sn_off, pad), n_blocks, np.float64)
+        inst_b = _pack(self.inst[:, None].astype(np.float64), n_blocks, np.float64)[:, 0, :].astype(np.uint64)
+        w = _pack(w0, n_blocks, np.float64)
+        mse = np.empty((n_blocks, epochs + 1, BLOCK))
+        acc = np.empty((n_blocks, epochs + 1, BLOCK))
+        div = np.zeros((n_blocks, BLOCK))
+        div_step = np.full((n_blocks, BLOCK), -1, dtype=np.int64)
+        x, t = self.task.train
+        args = (w, self.DS, self.DN, self.NOM, x.astype(F), t.astype(F), self.thr.astype(F),
+                np.int64(self.task.decision), st.task.order == "shuffled", epochs, st.steps_per_row, st.settle_steps,
+                dt, vt_rel, c.V_bias, c.V_lo, c.V_hi, st.leakage.V_rest,
+                sn_on, sn_off, np.uint64(st.monte_carlo.seed), inst_b, mse, acc, div, div_step)
+        train_blocks = kernel_function(self.spec, "train_blocks", args)
+        t_kernel = time.perf_counter()
+        train_blocks(*args)
+        self.kernel_seconds += time.perf_counter() - t_kernel
+        return {"w": _unpack(w, n), "mse": _unpack(mse, n), "accuracy": _unpack(acc, n),
+                "diverged": _unpack(div[:, None, :], n)[:, 0] != 0,
+                "diverged_step": _unpack(div_step[:, None, :], n)[:, 0]}
+
+    def evaluate(self, w: np.ndarray, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Static evaluation of weights ``w`` (n, weights) [V] on rows ``x``, ``t``: MSE [V^2] and accuracy (n,)
+        (NaN accuracy for regression or no rows)."""
+        if x.shape[0] == 0:
+            return np.full(self.n, np.nan), np.full(self.n, np.nan)
+        F = self.F
+        wb = _pack(w, self.n_blocks, np.float64)
+        m = np.empty((self.n_blocks, BLOCK))
+        a = np.empty((self.n_blocks, BLOCK))
+        args = (wb, self.DS, self.DN, self.NOM, x.astype(F), t.astype(F), self.thr.astype(F),
+                np.int64(self.task.decision), self.study.circuit.V_bias, m, a)
+        evaluate_blocks = kernel_function(self.spec, "evaluate_blocks", args)
+        t_kernel = time.perf_counter()
+        evaluate_blocks(*args)
+        self.kernel_seconds += time.perf_counter() - t_kernel
+        return _unpack(m[:, None, :], self.n)[:, 0], _unpack(a[:, None, :], self.n)[:, 0]
+
+    def evaluate_held_out(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """MSE and accuracy on the held-out rows (NaN without a split)."""
+        return self.evaluate(w, *self.task.held_out)
+
+
 def run_instances(study, start: int, stop: int, threads: int | None = None) -> InstanceResults:
-    """Sample and train instances ``[start, stop)`` of one sweep point of ``study``."""
+    """Sample instances ``[start, stop)`` of one sweep point of ``study`` and give them their weights by the
+    study's ``training.strategy`` (in situ training, or a transfer from software: ``mcaann.strategies``)."""
     import numba
+
+    from mcaann.strategies import give_weights
 
     if threads:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     task = study_task(study)
     topo = Topology(tuple(study.network.layers))
     inst = np.arange(start, stop, dtype=np.int64)
-    n = inst.size
-    n_blocks = -(-n // BLOCK)
     params = sample_instances(study, topo, inst)
-    F = np.float32 if study.integrator.dtype == "float32" else np.float64
-
-    w = _pack(params["w_init"], n_blocks, np.float64)
-    c = study.circuit
-    vt_rel = c.V_teach / c.V_teach_ref
-    kT = K_BOLTZMANN * study.process.temperature
-    dt = study.integrator.dt
-    if study.noise.enabled:  # (the schema refuses noise with eqprop)
-        g_leak, kg, cap = params["g_leak"], params["kg"], params["c"]
-        i0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
-        ds_n = study.noise.density_scale
-        sn_on = noise_sigma(kT, g_leak, kg, study.noise.gamma, vt_rel, dt, cap, i0, ds_n)
-        sn_off = noise_sigma(kT, g_leak, kg, study.noise.gamma, 0.0, dt, cap, i0, ds_n)
-    else:
-        sn_on = sn_off = np.zeros_like(params["c"])
-    pad = ((0, 0), (0, noise_rows(topo.n_weights) - topo.n_weights))  # zero rows: whole Philox blocks
-    sn_on = _pack(np.pad(sn_on, pad), n_blocks, np.float64)
-    sn_off = _pack(np.pad(sn_off, pad), n_blocks, np.float64)
-    inst_b = _pack(inst[:, None].astype(np.float64), n_blocks, np.float64)[:, 0, :].astype(np.uint64)
-
-    epochs = study.task.epochs
-    mse = np.empty((n_blocks, epochs + 1, BLOCK))
-    acc = np.empty((n_blocks, epochs + 1, BLOCK))
-    div = np.zeros((n_blocks, BLOCK))
-    div_step = np.full((n_blocks, BLOCK), -1, dtype=np.int64)
-    thr = task.thresholds if task.is_classification else np.zeros(task.t.shape[1])
-    lk = study.leakage
-    spec = kernel_spec(study)
-    i_leak0 = lk.I_leak0 if lk.enabled else 0.0
-    DS, DN, NOM = derived_arrays(spec, params, i_leak0, n_blocks, F, study)
-    args = (w, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
-            study.task.order == "shuffled", epochs, study.steps_per_row, study.settle_steps, dt,
-            vt_rel, c.V_bias, c.V_lo, c.V_hi, lk.V_rest,
-            sn_on, sn_off, np.uint64(study.monte_carlo.seed), inst_b, mse, acc, div, div_step)
-    train_blocks = kernel_function(spec, "train_blocks", args)
-    t_kernel = time.perf_counter()
-    train_blocks(*args)
+    chip = Chip(study, task, params, inst)
+    out = give_weights(chip)
     res = InstanceResults(
         start=start,
         stop=stop,
-        mse=_unpack(mse, n),
-        accuracy=_unpack(acc, n),
-        w_init=params["w_init"],
-        w_final=_unpack(w, n),
-        diverged=_unpack(div[:, None, :], n)[:, 0] != 0,
-        diverged_step=_unpack(div_step[:, None, :], n)[:, 0],
+        mse=out["mse"],
+        accuracy=out["accuracy"],
+        w_init=out["w_init"],
+        w_final=out["w"],
+        diverged=out["diverged"],
+        diverged_step=out["diverged_step"],
         params={k: v for k, v in params.items() if k != "w_init"},
-        kernel_seconds=time.perf_counter() - t_kernel,
+        accuracy_test=chip.evaluate_held_out(out["w"])[1],
+        software_seconds=np.full(stop - start, out.get("software_seconds", 0.0) / max(stop - start, 1)),
     )
     if study.retention.hold_times:
-        res.retention_mse, res.retention_accuracy = _retention(study, task, spec, res, DS, DN, NOM, F)
+        res.retention_mse, res.retention_accuracy = out["retention"](res) if "retention" in out else \
+            _retention(study, chip, res)
+    res.kernel_seconds = chip.kernel_seconds + out.get("software_kernel_seconds", 0.0)
     return res
 
 
-def _retention(study, task, spec: KernelSpec, res: InstanceResults, DS, DN, NOM, F):
-    """Evaluation MSE and accuracy after each hold time (exact OU transition from w_final)."""
+def _retention(study, chip: Chip, res: InstanceResults):
+    """Evaluation MSE and accuracy after each hold time (exact OU transition from w_final), on the held-out
+    rows where the task holds rows out, else on the training rows."""
     lk = study.leakage
     kT = K_BOLTZMANN * study.process.temperature
     n = res.w_final.shape[0]
@@ -257,8 +309,7 @@ def _retention(study, task, spec: KernelSpec, res: InstanceResults, DS, DN, NOM,
     holds = study.retention.hold_times
     r_mse = np.empty((n, len(holds)))
     r_acc = np.empty((n, len(holds)))
-    n_blocks = DS.shape[0]
-    thr = task.thresholds if task.is_classification else np.zeros(task.t.shape[1])
+    rows = chip.task.held_out if chip.task.has_split else chip.task.train
     for h, t in enumerate(holds):
         z = None
         if study.noise.enabled:
@@ -267,15 +318,5 @@ def _retention(study, task, spec: KernelSpec, res: InstanceResults, DS, DN, NOM,
         w = hold(res.w_final, t, res.params["g_leak"], res.params["c"], lk.V_rest,
                  lk.I_leak0 if lk.enabled else 0.0, kT, z)
         w = np.clip(w, study.circuit.V_lo, study.circuit.V_hi)
-        wb = _pack(w, n_blocks, np.float64)
-        m = np.empty((n_blocks, BLOCK))
-        a = np.empty((n_blocks, BLOCK))
-        args = (wb, DS, DN, NOM, task.x.astype(F), task.t.astype(F), thr.astype(F), task.is_classification,
-                study.circuit.V_bias, m, a)
-        evaluate_blocks = kernel_function(spec, "evaluate_blocks", args)
-        t_kernel = time.perf_counter()
-        evaluate_blocks(*args)
-        res.kernel_seconds += time.perf_counter() - t_kernel
-        r_mse[:, h] = _unpack(m[:, None, :], n)[:, 0]
-        r_acc[:, h] = _unpack(a[:, None, :], n)[:, 0]
+        r_mse[:, h], r_acc[:, h] = chip.evaluate(w, *rows)
     return r_mse, r_acc

@@ -17,6 +17,7 @@ from mcaann.circuit import LEARNING_CIRCUITS
 from mcaann.circuit.blocks import Variant, derive, noise_sigma
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
+from mcaann.tasks.datasets import correct as decide
 from mcaann.units import K_BOLTZMANN
 from mcaann.variability.rng import STREAM_NOISE, STREAM_SHUFFLE, normal_quad, uniform
 
@@ -158,14 +159,15 @@ class Reference:
         return SOLVERS[self.method].step(lambda v: self.drift(v, x, t, vt_rel), w, self.dt, dW)
 
     # -- protocol ------------------------------------------------------------------
-    def evaluate(self, w, X, T, thresholds):
-        """Static forward pass over all rows: (mse [V^2], accuracy or NaN)."""
+    def evaluate(self, w, X, T, thresholds, argmax: bool = False):
+        """Static forward pass over all rows: (mse [V^2], accuracy or NaN); ``argmax``: the class is the largest
+        output (``tasks.datasets.correct``)."""
         se, correct = 0.0, 0
         for r in range(X.shape[0]):
             y = self.outputs(w, X[r])
             se += float(np.sum((y - T[r]) ** 2))
             if thresholds is not None:
-                correct += int(np.all((y > thresholds) == (T[r] > thresholds)))
+                correct += int(decide(y, T[r], thresholds, argmax))
         mse = se / (X.shape[0] * T.shape[1])
         acc = correct / X.shape[0] if thresholds is not None else math.nan
         return mse, acc

@@ -46,8 +46,14 @@ def kept_epochs(study) -> np.ndarray:
 def finish_instances(study, task, res) -> None:
     """Per-instance outcome from the full curves, then thin and cast the curves (in place)."""
     y = study.yield_
-    acc_thr = y.accuracy_threshold if task.is_classification else None
-    ok = converged_mask(res.mse, res.accuracy, y.mse_threshold, acc_thr) & ~res.diverged[:, None]
+    acc_thr = y.accuracy_for(task) if task.is_classification else None
+    if task.has_split and task.is_classification:
+        # held-out rows: the final held-out accuracy decides (MSE not required); the epoch is the first from
+        # which the training accuracy holds the threshold up to the last, where the held-out accuracy does
+        ok = converged_mask(np.zeros_like(res.accuracy), res.accuracy, 1.0, acc_thr) & ~res.diverged[:, None]
+        ok[:, -1] = (res.accuracy_test >= acc_thr) & ~res.diverged
+    else:
+        ok = converged_mask(res.mse, res.accuracy, y.mse_threshold, acc_thr) & ~res.diverged[:, None]
     res.final_mse = res.mse[:, -1].copy()
     res.final_accuracy = res.accuracy[:, -1].copy()
     res.converged = ok[:, -1].copy()
@@ -56,6 +62,15 @@ def finish_instances(study, task, res) -> None:
     dtype = np.float32 if study.output.curves_dtype == "float32" else np.float64
     res.mse = np.ascontiguousarray(res.mse[:, keep], dtype=dtype)
     res.accuracy = np.ascontiguousarray(res.accuracy[:, keep], dtype=dtype)
+
+
+def chip_training_time(study) -> float:
+    """Circuit time [s] a chip of ``study`` spends training (0 for the strategies that only write)."""
+    from mcaann.engine.driver import study_task
+
+    if study.training.strategy not in ("in_situ", "transfer_then_tune"):
+        return 0.0
+    return study.task.epochs * study_task(study).n_train * study.task.T_row
 
 
 def per_instance_variables(study, res) -> dict:
@@ -70,6 +85,10 @@ def per_instance_variables(study, res) -> dict:
                            _attrs("1", "evaluation accuracy after each epoch (NaN: regression)")),
         "final_mse": (("instance",), res.final_mse, _attrs("V2", "evaluation MSE after the last epoch")),
         "accuracy": (("instance",), res.final_accuracy, _attrs("1", "accuracy after the last epoch (NaN: regression)")),
+        "accuracy_train": (("instance",), res.final_accuracy,
+                           _attrs("1", "training-set accuracy after the last epoch (NaN: regression)")),
+        "accuracy_test": (("instance",), res.accuracy_test,
+                          _attrs("1", "held-out accuracy of the final weights (NaN: no held-out rows)")),
         "converged": (("instance",), res.converged, _attrs("1", "converged at the final epoch", **_FLAGS_CONVERGED)),
         "epochs_to_converge": (("instance",), res.epochs_to_converge,
                                _attrs("1", "first epoch from which the yield criterion holds to the end")),
@@ -91,6 +110,11 @@ def per_instance_variables(study, res) -> dict:
         out[spec.name] = (("instance", "neuron"), params[spec.name],
                           _attrs(spec.units, spec.long_name, role="sampled_parameter", block=spec.block,
                                  nominal=float(spec.nominal(study))))
+    out["software_time"] = (("instance",), res.software_seconds,
+                            _attrs("s", "wall time of the software training shared out over the chips trained "
+                                   "together (this run's measurement, like wall_time; 0: in situ)"))
+    out["chip_training_time"] = ((), chip_training_time(study),
+                                 _attrs("s", "circuit time the chip spends training: epochs x rows x T_row"))
     cost = chip_cost(study)
     out["chip_area"] = ((), cost.area, _attrs("m2", "chip area: block devices and weight capacitors, no wiring"))
     out["static_power"] = ((), cost.static_power, _attrs("W", "static power: supply times bias currents"))
@@ -167,6 +191,8 @@ def build_dataset(study, task, points: list[dict], point_vars: list[dict], extra
                                               standard_name="temperature"))
     ds["task_x"] = (("row", "input"), task.x, _attrs("V", "dataset inputs"))
     ds["task_t"] = (("row", "output"), task.t, _attrs("V", "dataset targets"))
+    held = task.test if task.has_split else np.zeros(task.n_rows, bool)
+    ds["task_held_out"] = (("row",), held, _attrs("1", "row held out for testing (not trained on)"))
     add_yield(ds)
     ds.attrs.update(common_attrs(
         study, f"mcaann Monte Carlo study {study.name}: training yield of a self-training analogue network"))

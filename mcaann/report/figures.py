@@ -598,6 +598,13 @@ def budget_figure(ds: xr.Dataset) -> Figure:
     return fig
 
 
+def strategy_figure(ds: xr.Dataset) -> Figure | None:
+    """Accuracy against ``mismatch.scale`` per strategy (``report.strategies``)."""
+    from mcaann.report.strategies import strategy_figure as make
+
+    return make(ds)
+
+
 def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list[Path]:
     """Write every figure that applies to ``ds`` as a PNG file into ``folder``.
 
@@ -615,8 +622,9 @@ def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list
     list of pathlib.Path
         The files written, in this order: ``learning_curves.png``, ``yield.png`` (sweeps only),
         ``convergence_time.png``, ``attribution.png`` (when some sampled parameter varies),
-        ``weights.png``, ``retention.png`` (when the result has a retention phase); for a yield budget
-        (``mcaann budget``) ``budget.png`` only.
+        ``weights.png``, ``retention.png`` (when the result has a retention phase), ``strategies.png`` (when
+        ``training.strategy`` and ``mismatch.scale`` are swept); for a yield budget (``mcaann budget``)
+        ``budget.png`` only.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -627,6 +635,7 @@ def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list
         ("attribution", attribution_figure),
         ("weights", weight_figure),
         ("retention", retention_figure),
+        ("strategies", strategy_figure),
     )
     written = []
     for name, make in makers:

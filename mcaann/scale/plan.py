@@ -114,6 +114,6 @@ def format_bytes(n: float) -> str:
 
 
 def instance_steps(study, n_instances: int, n_points: int) -> int:
-    """Instance-steps: instances x points x epochs x rows x steps per row."""
-    n_rows = study_task(study).n_rows
+    """Instance-steps: instances x points x epochs x training rows x steps per row."""
+    n_rows = study_task(study).n_train
     return n_instances * n_points * study.task.epochs * n_rows * study.steps_per_row

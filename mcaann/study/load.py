@@ -157,6 +157,13 @@ def _resolved_dict(study: Study) -> dict:
     d["leakage"]["G_leak"] = proc.G_leak
     if study.leakage.dT_double is None:
         d["leakage"]["E_a"] = proc.E_a
+    if study.yield_.accuracy_threshold is None:
+        from mcaann.engine.driver import study_task
+
+        try:
+            d["yield"]["accuracy_threshold"] = study.yield_.accuracy_for(study_task(study))
+        except StudyError:  # a dataset that does not load: left to the run to report
+            pass
     return d
 
 
@@ -167,7 +174,8 @@ def _floatify(node: Any, key: str = "") -> Any:
         return [_floatify(v, key) for v in node]
     if isinstance(node, bool) or isinstance(node, str):
         return node
-    if isinstance(node, int) and key in {"epochs", "instances", "seed", "layers", "newton_iter"}:
+    if isinstance(node, int) and key in {"epochs", "instances", "seed", "layers", "newton_iter", "split_seed",
+                                         "software_epochs", "measure_points", "levels"}:
         return node
     if isinstance(node, int | float):
         return float(node)

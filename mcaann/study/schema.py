@@ -238,6 +238,11 @@ class Task(_Section):
     T_settle: NonNegSI = Field(0.0, description="teaching off at the start of each row [s]")
     epochs: Annotated[int, Field(ge=1)] = 300
     order: Literal["fixed", "shuffled"] = "fixed"
+    split: Literal["auto", "seeded", "column", "none"] = Field(
+        "auto", description="held-out rows: auto (iris, digits: seeded; a CSV: its split column), seeded, "
+                            "column, none")
+    split_seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(
+        0, description="seed of the held-out rows (30 % of the rows) of a seeded split")
 
     @model_validator(mode="after")
     def _settle(self) -> Task:
@@ -265,14 +270,62 @@ class MonteCarlo(_Section):
 class Yield(_Section):
     """When an instance counts as converged."""
 
-    mse_threshold: PositiveSI = Field(0.01, description="final MSE at most this [V^2]")
-    accuracy_threshold: Annotated[float, BeforeValidator(_si), Field(ge=0, le=1)] = 1.0
+    mse_threshold: PositiveSI = Field(0.01, description="final MSE at most this [V^2] (not with held-out rows)")
+    accuracy_threshold: Annotated[float, BeforeValidator(_si), Field(ge=0, le=1)] | None = Field(
+        None, description="final accuracy (held-out, where the task holds rows out) at least this; "
+                          "default 0.9 for multi-class (argmax) tasks, else 1")
+
+    def accuracy_for(self, task) -> float:
+        """The accuracy threshold for ``task``: the study's, else 0.9 (argmax) or 1."""
+        if self.accuracy_threshold is not None:
+            return self.accuracy_threshold
+        return 0.9 if task.argmax else 1.0
 
 
 class Retention(_Section):
     """Hold the trained weights with teaching off and evaluate after each hold time."""
 
     hold_times: list[NonNegSI] = Field(default_factory=list, description="hold times [s]")
+
+
+#: training strategies (``training.strategy``); every one runs on the same sampled chips
+STRATEGIES = ("in_situ", "transfer", "transfer_per_chip", "transfer_then_tune", "rram")
+
+
+class Training(_Section):
+    """How the chips get their weights: trained on chip, or trained in software and written (MODEL.md 3a)."""
+
+    strategy: Literal["in_situ", "transfer", "transfer_per_chip", "transfer_then_tune", "rram"] = Field(
+        "in_situ", description="in_situ (the chip trains itself), transfer, transfer_per_chip, transfer_then_tune, "
+                               "rram")
+    software_epochs: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="epochs of the software training; default task.epochs")
+    write_sigma: FiniteNonNegSI = Field(0.0, description="write error of a transferred weight, Gaussian sigma [V]")
+    write_resolution: FiniteNonNegSI = Field(
+        0.0, description="step of the weight writer [V]; 0: continuous")
+    measure_points: Annotated[int, Field(ge=3, le=64)] = Field(
+        5, description="operating points per block measured for transfer_per_chip")
+    measure_noise: FiniteNonNegSI = Field(
+        0.0, description="measurement noise, relative to each block's output scale, Gaussian sigma")
+
+
+class Rram(_Section):
+    """Weights as RRAM conductance pairs ``G+ - G-`` programmed from software (seed 003; strategy rram)."""
+
+    levels: Annotated[int, Field(ge=0)] = Field(
+        16, description="programmable conductance levels, 0 (RESET) to G_max evenly spaced; 0: continuous")
+    G_max: FinitePositiveSI = Field(100e-6, description="largest programmed conductance [S]")
+    spread: FiniteNonNegSI = Field(2e-6, description="programming spread of a set level, Gaussian sigma [S]")
+    read_noise: FiniteNonNegSI = Field(0.005, description="relative read-current noise per read, Gaussian sigma")
+    nu: FiniteNonNegSI = Field(0.02, description="drift exponent: G(t) = G0 (max(t, t0) / t0)^-nu")
+    t0: FinitePositiveSI = Field(1.0, description="drift reference time after programming [s]")
+    t_read: FiniteNonNegSI = Field(1.0, description="time from programming to the evaluation [s]")
+
+    @model_validator(mode="after")
+    def _levels(self) -> Rram:
+        if self.levels == 1:
+            raise ValueError("levels: needs at least 2 (RESET and one set level), or 0 for continuous")
+        return self
 
 
 class Output(_Section):
@@ -298,6 +351,8 @@ class Study(_Section):
     integrator: Integrator = Field(default_factory=Integrator)
     monte_carlo: MonteCarlo = Field(default_factory=MonteCarlo)
     retention: Retention = Field(default_factory=Retention)
+    training: Training = Field(default_factory=Training)
+    rram: Rram = Field(default_factory=Rram)
     output: Output = Field(default_factory=Output)
     yield_: Yield = Field(default_factory=Yield, alias="yield")
     sweep: dict[str, list] = Field(default_factory=dict)
