@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "15"
+CODEGEN_VERSION = "16"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -432,25 +432,38 @@ def _evaluate(src: Source, spec: KernelSpec) -> None:
             with src.block(f"for i in range({n_in}):"), src.lanes():
                 src("act0[i + 1, b] = X[r, i]")
             spec.circuit.forward(LayeredBuilder(spec, src, "F(w[{k}, b])"), with_derivative=False)
-            with src.lanes():
-                src("ok = 1.0")
-                for j in range(n_out):
-                    src(f"y = act{L}[{j + 1}, b]")
-                    src(f"se[b] += (y - T[r, {j}]) * (y - T[r, {j}])")
-                    with src.block(f"if (y > thr[{j}]) != (T[r, {j}] > thr[{j}]):"):
-                        src("ok = 0.0")
-                with src.block("if is_class == 2:"):  # argmax: the largest output (the first of equals) is high
-                    src(f"ym = act{L}[1, b]")
-                    src("jm = 0")
-                    for j in range(1, n_out):
-                        with src.block(f"if act{L}[{j + 1}, b] > ym:"):
-                            src(f"ym = act{L}[{j + 1}, b]")
-                            src(f"jm = {j}")
-                    src("ok = 1.0 if T[r, jm] > thr[jm] else 0.0")
-                src("correct[b] += ok")
-        with src.lanes():
-            src(f"se[b] = se[b] / (X.shape[0] * {n_out})")
-            src("correct[b] = correct[b] / X.shape[0] if is_class else np.nan")
+            score_row(src, n_out, lambda j: f"act{L}[{j + 1}, b]")
+        score_mean(src, n_out)
+
+
+def score_row(src: Source, n_out: int, output) -> None:
+    """Add one row's squared error [V^2] to ``se`` and its decision (1 right, 0 wrong) to ``correct`` per lane;
+    ``output(j)`` is the source of output ``j``. ``is_class``: 0 regression, 1 each output against its threshold,
+    2 argmax (the largest output, the first of equals, must be a high target)."""
+    with src.lanes():
+        src("ok = 1.0")
+        for j in range(n_out):
+            src(f"y = {output(j)}")
+            src(f"se[b] += (y - T[r, {j}]) * (y - T[r, {j}])")
+            with src.block(f"if (y > thr[{j}]) != (T[r, {j}] > thr[{j}]):"):
+                src("ok = 0.0")
+        with src.block("if is_class == 2:"):
+            src(f"ym = {output(0)}")
+            src("jm = 0")
+            for j in range(1, n_out):
+                with src.block(f"if {output(j)} > ym:"):
+                    src(f"ym = {output(j)}")
+                    src(f"jm = {j}")
+            src("ok = 1.0 if T[r, jm] > thr[jm] else 0.0")
+        src("correct[b] += ok")
+
+
+def score_mean(src: Source, n_out: int) -> None:
+    """Per-lane mean squared error [V^2] over rows and outputs, and the fraction of rows decided right (NaN for
+    regression)."""
+    with src.lanes():
+        src(f"se[b] = se[b] / (X.shape[0] * {n_out})")
+        src("correct[b] = correct[b] / X.shape[0] if is_class else np.nan")
 
 
 def _noise_loops(src: Source, nw: int, lanes: str, target) -> None:

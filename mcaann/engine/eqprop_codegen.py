@@ -20,7 +20,16 @@ from __future__ import annotations
 from mcaann.circuit import eqprop
 from mcaann.circuit.algebra import Syntax, atom, render
 from mcaann.circuit.network import Topology
-from mcaann.engine.codegen import COMPUTE, JIT, KernelSpec, Source, _Builder, _compute_number
+from mcaann.engine.codegen import (
+    COMPUTE,
+    JIT,
+    KernelSpec,
+    Source,
+    _Builder,
+    _compute_number,
+    score_mean,
+    score_row,
+)
 from mcaann.engine.newton import DV_MAX
 
 #: the compute syntax with the eqprop devices' functions
@@ -206,17 +215,8 @@ def functions(src: Source, spec: KernelSpec) -> None:
             with src.block(f"for n in range({nn}):"), src.lanes():
                 src("VE[n, b] = v_mid")
             src(f"newton({_NEWTON_ARGS.format(tgt='TE', v='VE', ok='OKE', beta='ZERO', g='0.0')})")
-            with src.lanes():
-                src("ok = 1.0")
-                for j in range(n_out):
-                    src(f"y = VE[{out0 + j}, b]")
-                    src(f"se[b] += (y - T[r, {j}]) * (y - T[r, {j}])")
-                    with src.block(f"if (y > thr[{j}]) != (T[r, {j}] > thr[{j}]):"):
-                        src("ok = 0.0")
-                src("correct[b] += ok")
-        with src.lanes():
-            src(f"se[b] = se[b] / (X.shape[0] * {n_out})")
-            src("correct[b] = correct[b] / X.shape[0] if is_class else np.nan")
+            score_row(src, n_out, lambda j: f"VE[{out0 + j}, b]")
+        score_mean(src, n_out)
 
 
 def work_arrays(src: Source, spec: KernelSpec) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from mcaann.circuit import eqprop
 from mcaann.circuit.network import Topology
 from mcaann.engine.newton import DV_MAX
+from mcaann.tasks.datasets import correct as decide
 
 
 def constants(study) -> eqprop.Constants:
@@ -186,8 +187,9 @@ class Network:
         v, ok = self.equilibrium(w, np.broadcast_to(x, (n, x.shape[-1])), None, 0.0, v0)
         return v[:, self.topo.n_offset[-2]:], ok
 
-    def evaluate(self, w, X, T, thresholds):
-        """MSE [V^2] and accuracy (NaN for regression) over all rows, per instance."""
+    def evaluate(self, w, X, T, thresholds, argmax: bool = False):
+        """MSE [V^2] and accuracy (NaN for regression) over all rows, per instance (``argmax``: the largest output
+        decides, as ``tasks.datasets.correct``)."""
         n = w.shape[0]
         se = np.zeros(n)
         correct = np.zeros(n)
@@ -195,7 +197,7 @@ class Network:
             y, _ = self.outputs(w, X[r])
             se += np.sum((y - T[r]) ** 2, axis=1)
             if thresholds is not None:
-                correct += np.all((y > thresholds) == (T[r] > thresholds), axis=1)
+                correct += [decide(y[i], T[r], thresholds, argmax) for i in range(n)]
         mse = se / (X.shape[0] * T.shape[1])
         return mse, (correct / X.shape[0] if thresholds is not None else np.full(n, np.nan))
 
