@@ -267,7 +267,7 @@ def test_allocation_gives_the_dominant_kind_the_most_area(delta_allocation):
 
     st, a, _ = delta_allocation
     f = a.allocated.factors
-    assert set(f) == {"multiplier", "pump", "capacitor", "activation", "derivative", "error", "delta"}
+    assert set(f) == {"multiplier", "mirror", "pump", "capacitor", "activation", "derivative", "error", "delta"}
     assert max(f, key=f.get) == "delta" and f["delta"] > 1
     assert a.allocated.area < 0.5 * a.uniform.area  # beats uniform scaling to the same yield
     for d in (a.allocated, a.uniform):  # both meet the target on the tuning chips

@@ -54,8 +54,12 @@ CAPACITOR_KEYS = ("circuit.C", "circuit.K_g", "circuit.I_max")
 
 def area_keys(study) -> dict[str, tuple[str, ...]]:
     """``{kind: study fields}`` an allocation scales per kind: ``mismatch.area_<block>`` of every block with a
-    mismatch-sampled parameter that has such a field, and for the capacitor ``CAPACITOR_KEYS``."""
-    blocks = dict.fromkeys(p.block for p in SYNAPSE_PARAMS + NEURON_PARAMS if p.kind not in (FIXED, LEAK))
+    mismatch-sampled parameter that has such a field, ``mismatch.area_mirror`` for the current mirrors (tail
+    currents, output offsets, pump imbalance), and for the capacitor ``CAPACITOR_KEYS``."""
+    from mcaann.variability.mismatch import MIRROR_KINDS
+
+    sampled = [p for p in SYNAPSE_PARAMS + NEURON_PARAMS if p.kind not in (FIXED, LEAK)]
+    blocks = dict.fromkeys("mirror" if p.kind in MIRROR_KINDS else p.block for p in sampled)
     out = {}
     for b in blocks:
         if b == "capacitor":

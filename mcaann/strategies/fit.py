@@ -7,9 +7,10 @@ Every forward multiplier is measured on a ``P x P`` grid of operating points (``
 scale (``K_m x 1 V^2`` [A], ``V_amp`` [V]). A measurement is the block's equation (``circuit.blocks``) with
 the chip's own parameters. The fit:
 
-- multiplier: ``K_I atanh(M / K_I)`` (``K_I`` known: it is not a mismatched parameter) is bilinear,
+- multiplier: ``K_I atanh(M / K_I)`` (``K_I`` taken at its nominal value) is bilinear,
   ``K_m (a + Voff_a)(b + Voff_b)``; its four coefficients by least squares give ``K_m``, ``Voff_a``,
-  ``Voff_b``;
+  ``Voff_b``. Not fitted yet: the tail current's mismatch and the output mirror's offset current (``ki_fwd``,
+  ``ioff_fwd``), which bias the fit on chips that have them;
 - activation ``V_amp / (1 + exp(-(I - I_off) / I_ref))``: Gauss-Newton from the nominal values.
 
 The software model is then the fitted forward path with the learning path at its nominal values and the
