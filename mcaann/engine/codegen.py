@@ -425,15 +425,20 @@ def _evaluate(src: Source, spec: KernelSpec) -> None:
         src('"""Per-instance MSE [V^2] and accuracy of weights w over all rows; is_class: 0 regression, 1 threshold,')
         src('2 argmax (``TaskData.decision``)."""')
         _scalars(src, spec)
-        with src.lanes():
-            src("se[b] = 0.0")
-            src("correct[b] = 0.0")
+        score_start(src)
         with src.block("for r in range(X.shape[0]):"):
             with src.block(f"for i in range({n_in}):"), src.lanes():
                 src("act0[i + 1, b] = X[r, i]")
             spec.circuit.forward(LayeredBuilder(spec, src, "F(w[{k}, b])"), with_derivative=False)
             score_row(src, n_out, lambda j: f"act{L}[{j + 1}, b]")
         score_mean(src, n_out)
+
+
+def score_start(src: Source) -> None:
+    """Zero the per-lane squared error ``se`` and decision count ``correct`` of an evaluation."""
+    with src.lanes():
+        src("se[b] = 0.0")
+        src("correct[b] = 0.0")
 
 
 def score_row(src: Source, n_out: int, output) -> None:

@@ -29,6 +29,7 @@ from mcaann.engine.codegen import (
     _compute_number,
     score_mean,
     score_row,
+    score_start,
 )
 from mcaann.engine.newton import DV_MAX
 
@@ -204,9 +205,7 @@ def functions(src: Source, spec: KernelSpec) -> None:
     with src.block(f"def evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, {WORK}, acc, se, correct, B):"):
         src('"""Per-instance MSE [V^2] and accuracy at the free equilibrium (from V_mid) of every row."""')
         src("v_mid = NOM[1]")
-        with src.lanes():
-            src("se[b] = 0.0")
-            src("correct[b] = 0.0")
+        score_start(src)
         with src.block("for r in range(X.shape[0]):"):
             with src.block(f"for i in range({n_in}):"), src.lanes():
                 src("act0[i + 1, b] = X[r, i]")

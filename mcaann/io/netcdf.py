@@ -79,3 +79,19 @@ def open_result(path: str | Path) -> xr.Dataset:
     """Load a result file fully into memory (the file is closed afterwards)."""
     with xr.open_dataset(path, engine="netcdf4") as ds:
         return ds.load()
+
+
+def open_inputs(paths, command: str, what: str) -> list[tuple[Path, xr.Dataset]]:
+    """``(path, dataset)`` of each input file of ``command`` (``merge``, ``merge-budget``), opened lazily;
+    ``StudyError`` when none is given, or one is missing or not a netCDF file (``what``: the kind of file)."""
+    if not paths:
+        raise StudyError(f"{command}: no {what} files given")
+    out = []
+    for p in map(Path, paths):
+        if not p.is_file():
+            raise StudyError(f"{command}: {p}: no such file")
+        try:
+            out.append((p, open_result(p)))
+        except Exception:  # noqa: BLE001 - an unreadable file is bad input
+            raise StudyError(f"{command}: {p}: not a {what} file") from None
+    return out

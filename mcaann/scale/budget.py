@@ -223,25 +223,14 @@ def merge_budgets(parts: Sequence[xr.Dataset]) -> xr.Dataset:
 def merge_budget_files(paths: Sequence) -> xr.Dataset:
     """:func:`merge_budgets` of budget files; ``StudyError`` naming a file that is missing, not a budget, of
     another study, or overlapping another."""
-    from pathlib import Path
+    from mcaann.io.netcdf import open_inputs
 
-    from mcaann.io.netcdf import open_result
-
-    if not paths:
-        raise StudyError("merge-budget: no budget files given")
-    parts = []
-    for p in map(Path, paths):
-        if not p.is_file():
-            raise StudyError(f"merge-budget: {p}: no such file")
-        try:
-            ds = open_result(p)
-        except Exception:  # noqa: BLE001 - an unreadable file is bad input
-            raise StudyError(f"merge-budget: {p}: not a budget file") from None
+    parts = open_inputs(paths, "merge-budget", "budget")
+    for p, ds in parts:
         if ds.attrs.get("mcaann_dataset") != "yield_budget":
             raise StudyError(f"merge-budget: {p}: not a yield budget file (mcaann budget)")
-        if parts and ds.attrs["study"] != parts[0][1].attrs["study"]:
+        if ds.attrs["study"] != parts[0][1].attrs["study"]:
             raise StudyError(f"merge-budget: {p} is a budget of another study than {parts[0][0]}")
-        parts.append((p, ds))
     seen = np.concatenate([d["instance"].values for _, d in parts])
     if np.unique(seen).size != seen.size:
         raise StudyError("merge-budget: parts overlap (an instance is in two files)")

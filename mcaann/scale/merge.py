@@ -9,7 +9,7 @@ import xarray as xr
 
 from mcaann.errors import StudyError
 from mcaann.io.dataset import add_yield
-from mcaann.io.netcdf import open_result
+from mcaann.io.netcdf import open_inputs
 
 _SHARD_ATTRS = ("shard", "shard_start", "shard_stop", "wall_time", "kernel_time", "instance_steps_per_second")
 
@@ -20,20 +20,10 @@ def merge_parts(paths: list[str | Path]) -> xr.Dataset:
     Refuses (``StudyError`` naming the file) parts of another study or seed, overlapping or
     duplicated parts, and missing instance ranges.
     """
-    if not paths:
-        raise StudyError("merge: no part files given")
-    parts = []
-    for p in paths:
-        p = Path(p)
-        if not p.is_file():
-            raise StudyError(f"merge: {p}: no such file")
-        try:
-            ds = open_result(p)
-        except Exception:  # noqa: BLE001 - an unreadable file is bad input
-            raise StudyError(f"merge: {p}: not a result file") from None
+    parts = open_inputs(paths, "merge", "result")
+    for p, ds in parts:
         if "shard" not in ds.attrs:
             raise StudyError(f"merge: {p}: not a shard (run with --shard K/N)")
-        parts.append((p, ds))
     p0, d0 = parts[0]
     for p, ds in parts[1:]:
         if ds.attrs["study"] != d0.attrs["study"]:
