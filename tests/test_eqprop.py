@@ -65,18 +65,25 @@ def _ep_estimate(net, w, x, t, v0, beta):
     return (net.local(w, x, vn) - net.local(w, x, vf)) / beta
 
 
-def test_update_tends_to_gradient_like_beta():
-    # The reciprocal variant (two-terminal conductances) with an ideal update circuit: the update / beta tends to
-    # the gradient of the loss at equilibrium, with an error proportional to beta; the neuron amplifiers (gain 2)
-    # keep the network's co-content.
-    st, topo, p = _net("conductance", **{"eqprop.A_n": 2.0})
-    p["i_uoff"][:] = 0.0
+def _gradient_case(device: str, ideal_update: bool = False, **overrides):
+    """Six instances of one row at the free equilibrium from V_mid, with the loss gradient by finite differences:
+    (network, weights, x, t, v0, gradient)."""
+    st, topo, p = _net(device, **overrides)
+    if ideal_update:
+        p["i_uoff"][:] = 0.0
     net = Network(st, topo, p)
     n = 6
     x, t = _row(n)
     w = p["w_init"]
     v0 = np.full((n, topo.n_neurons), st.eqprop.V_mid)
-    g = _fd_gradient(net, w, x, t, v0)
+    return net, w, x, t, v0, _fd_gradient(net, w, x, t, v0)
+
+
+def test_update_tends_to_gradient_like_beta():
+    # The reciprocal variant (two-terminal conductances) with an ideal update circuit: the update / beta tends to
+    # the gradient of the loss at equilibrium, with an error proportional to beta; the neuron amplifiers (gain 2)
+    # keep the network's co-content.
+    net, w, x, t, v0, g = _gradient_case("conductance", ideal_update=True, **{"eqprop.A_n": 2.0})
     assert np.abs(g).max() > 1e-3
     errs = [np.abs(_ep_estimate(net, w, x, t, v0, beta) - g).max() for beta in (4e-8, 2e-8, 1e-8)]
     assert errs[2] < 1e-2 * np.abs(g).max()
@@ -87,13 +94,7 @@ def test_update_tends_to_gradient_like_beta():
 def test_transistor_update_bias_is_bounded():
     # The seed's transistor pair is not reciprocal: its update is a biased estimate of the gradient (measured,
     # docs/model.md). It still points downhill: its cosine with the true gradient is above 0.5 on every instance.
-    st, topo, p = _net("square_law")
-    net = Network(st, topo, p)
-    n = 6
-    x, t = _row(n)
-    w = p["w_init"]
-    v0 = np.full((n, topo.n_neurons), st.eqprop.V_mid)
-    g = _fd_gradient(net, w, x, t, v0)
+    net, w, x, t, v0, g = _gradient_case("square_law")
     est = _ep_estimate(net, w, x, t, v0, 1e-9)
     cos = np.sum(est * g, axis=1) / np.linalg.norm(est, axis=1) / np.linalg.norm(g, axis=1)
     assert np.all(cos > 0.5), cos
