@@ -209,7 +209,8 @@ def budget(
     chunk: Annotated[int | None, typer.Option(help="instances per task (results do not depend on it)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar or table")] = False,
 ) -> None:
-    """Yield budget: rerun the study's chips with each kind of variation removed, and doubled."""
+    """Yield budget: rerun the study's chips with each kind of variation removed, and doubled. Rerun the same
+    command to resume."""
     from mcaann.report.summary import budget_table
     from mcaann.scale.budget import run_budget
 
@@ -236,7 +237,10 @@ def budget(
     except StudyError as exc:
         _fail(str(exc))
     except (KeyboardInterrupt, Terminated) as exc:
-        typer.echo(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: nothing written", err=True)
+        from mcaann.scale import parts_dir
+
+        typer.echo(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: finished tasks are kept in "
+                   f"{parts_dir(path)}; run the same command again to resume", err=True)
         raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     if not quiet:
         console.print(budget_table(ds))

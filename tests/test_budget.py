@@ -176,6 +176,33 @@ def test_budget_file_round_trip(delta_budget, tmp_path):
     assert list(back["kind"].values) == list(ds["kind"].values)
 
 
+def test_budget_resumes_after_an_interrupt(delta_budget, tmp_path):
+    """An interrupted budget keeps its finished tasks in OUT.parts/; the same call runs only the others and
+    writes the budget an uninterrupted run writes."""
+    from mcaann.scale.store import parts_dir
+
+    st, ds = delta_budget
+    out = tmp_path / "b.nc"
+    seen = []
+
+    def stop_after_two_tasks(done, total):
+        seen.append(done)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_budget(st, out=out, threads=1, chunk=32, progress=stop_after_two_tasks)
+    assert not out.exists()
+    kept = sorted(p.name for p in parts_dir(out).glob("task_*.npz"))
+    assert len(kept) == 2
+    starts = []
+    resumed = run_budget(st, out=out, threads=1, chunk=32, progress=lambda done, total: starts.append(done))
+    assert starts[0] == 64  # two tasks of 32 chips were read, not run again
+    assert not parts_dir(out).exists() and out.exists()
+    for v in ("converged", "converged_without", "converged_doubled", "rescued", "harmed"):
+        np.testing.assert_array_equal(resumed[v].values, ds[v].values)
+
+
 def test_budget_refuses_a_sweep():
     st = load_study("two_rows", sweeps={"mismatch.scale": [1.0, 2.0]})
     with pytest.raises(StudyError, match="sweep"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -93,10 +94,11 @@ def kind_overrides(study, kind: str, factor: float) -> dict:
 
 def run_points(study, points: Sequence[dict], *, instances: tuple[int, int] | None = None,
                threads: int | None = None, dask: str | None = None, chunk: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+               progress: Callable[[int, int], None] | None = None, store=None) -> np.ndarray:
     """Run the study's chips ``[lo, hi)`` (default all) at each set of overrides in ``points``; whether each chip
     converged, ``(len(points), hi - lo)`` bool. Tasks go to the local threads or to Dask (``dask``: an address
-    or ``"local"``), as ``run_study``'s do."""
+    or ``"local"``), as ``run_study``'s do. ``store``: a resume folder (``PartStore``) that keeps each finished
+    task's outcomes as it completes; tasks already there are read, not run."""
     lo, hi = instances or (0, study.monte_carlo.instances)
     points = [dict(p) for p in points]
     for p in points:  # every point is a valid study before any work
@@ -104,15 +106,21 @@ def run_points(study, points: Sequence[dict], *, instances: tuple[int, int] | No
     step = chunk or default_chunk(hi - lo)
     tasks = [TaskKey(k, s, min(s + step, hi)) for k in range(len(points)) for s in range(lo, hi, step)]
     out = np.zeros((len(points), hi - lo), dtype=bool)
-    total, done = len(points) * (hi - lo), 0
+    finished = store.finished(tasks) if store else set()
+    for key in finished:
+        out[key.point, key.start - lo:key.stop - lo] = store.load(key, "converged")
+    todo = [k for k in tasks if k not in finished]
+    total, done = len(points) * (hi - lo), sum(k.stop - k.start for k in finished)
     if progress:
         progress(done, total)
-    connection = connect_dask(dask) if dask else None
+    connection = connect_dask(dask) if dask and todo else None
     try:
-        runner = run_dask(study, points, tasks, connection, threads) if connection else run_local(
-            study, points, tasks, threads)
+        runner = run_dask(study, points, todo, connection, threads) if connection else run_local(
+            study, points, todo, threads)
         for key, res in runner:
             out[key.point, key.start - lo:key.stop - lo] = res.converged
+            if store:
+                store.save_arrays(key, {"converged": np.asarray(res.converged)})
             done += key.stop - key.start
             if progress:
                 progress(done, total)
@@ -128,8 +136,9 @@ def run_budget(study, *, out=None, threads: int | None = None, dask: str | None 
                shard: tuple[int, int] | None = None,
                progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """The yield budget of ``study`` (a ``Study`` without a sweep) as a dataset over ``kind``; written
-    atomically to ``out`` when given. ``shard``: only the K-th of N instance ranges (join with
-    :func:`merge_budgets`)."""
+    atomically to ``out`` when given, with finished tasks kept in ``OUT.parts/`` until then (the same call
+    after a crash or an interrupt resumes from there). ``shard``: only the K-th of N instance ranges (join
+    with :func:`merge_budgets`)."""
     if study.sweep:
         raise StudyError("sweep: a budget is of one study point; set the swept field with --set")
     if out is not None:
@@ -145,8 +154,18 @@ def run_budget(study, *, out=None, threads: int | None = None, dask: str | None 
                 points.append(kind_overrides(study, k, factor))
     lo, hi = shard_range(study.monte_carlo.instances, shard)
     t0 = time.perf_counter()
-    conv = run_points(study, points, instances=(lo, hi), threads=threads, dask=dask, chunk=chunk,
-                      progress=progress)
+    store = None
+    if out is not None:
+        from mcaann.scale.store import PartStore, parts_dir
+        from mcaann.study.load import study_to_toml
+
+        store = PartStore(parts_dir(Path(out)), study_to_toml(study) + f"\n# yield budget, shard {shard}\n")
+    try:
+        conv = run_points(study, points, instances=(lo, hi), threads=threads, dask=dask, chunk=chunk,
+                          progress=progress, store=store)
+    finally:
+        if store:
+            store.close()
     wall = time.perf_counter() - t0
     base = conv[0]
     fate = {cond: np.stack([conv[index[k, cond]] if (k, cond) in index else base for k in kinds])
@@ -168,6 +187,7 @@ def run_budget(study, *, out=None, threads: int | None = None, dask: str | None 
         ds.attrs.update(shard=f"{shard[0]}/{shard[1]}", shard_start=lo, shard_stop=hi)
     if out is not None:
         write_result(ds, out)
+        store.remove()
     return ds
 
 

@@ -86,8 +86,13 @@ class PartStore:
         return InstanceResults(start=keys[0].start, stop=keys[-1].stop, params=params, **kw)
 
     def save(self, key, res: InstanceResults) -> None:
+        """Keep task ``key``'s results."""
         arrays = {f: getattr(res, f) for f in RESULT_FIELDS if getattr(res, f) is not None}
         arrays.update({f"param__{k}": v for k, v in res.params.items()})
+        self.save_arrays(key, arrays)
+
+    def save_arrays(self, key, arrays: dict[str, np.ndarray]) -> None:
+        """Keep named arrays as task ``key``'s results, whole or not at all."""
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
         os.close(fd)
         try:
@@ -99,6 +104,10 @@ class PartStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def load(self, key, name: str) -> np.ndarray:
+        """Array ``name`` of finished task ``key``."""
+        return _load_member(self._path(key), name)
 
     def remove(self) -> None:
         """Remove the folder (the result is written) and release the lock."""
