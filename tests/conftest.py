@@ -39,3 +39,15 @@ def ideal_overrides():
         "circuit.V_lo": float("-inf"), "circuit.V_hi": float("inf"),
         "mismatch.enabled": False, "leakage.enabled": False, "noise.enabled": False,
     }
+
+
+#: modules whose tests share no module fixture and are spread over the workers one by one; every other module
+#: runs whole on one worker (``make test`` uses ``--dist loadgroup``), so its module fixtures are built once
+SPREAD_MODULES = {"test_engine"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        name = item.module.__name__.rpartition(".")[2]
+        if name not in SPREAD_MODULES:
+            item.add_marker(pytest.mark.xdist_group(name))
