@@ -126,6 +126,45 @@ def test_ngspice_matches_engine_50_epochs():
     assert err.max() < 1e-3
 
 
+def test_netlist_lags_are_r_c_behind_each_node():
+    """Finite settling: every y, e, delta and g node sits behind R_node with C_node = tau / R_node to ground."""
+    from mcaann.circuit import settling
+
+    st = load_study("xor", {**CHECK, "task.epochs": 1, "settling.enabled": True, "settling.tau_e": 0.0})
+    topo = Topology(tuple(st.network.layers))
+    taus = settling.node_taus(st, topo)
+    r_node = settling.node_resistance(st)
+    text = netlist(st, 0)
+    res = {ln.split()[0]: ln.split()[1:] for ln in _cards(text, "R") if not ln.startswith("Rl_")}
+    caps = {ln.split()[0]: ln.split()[1:] for ln in _cards(text, "C") if not ln.startswith("C_")}
+    assert res["Ry_1_3"] == ["y_1_3s", "y_1_3", repr(r_node)]
+    assert float(caps["Cy_1_3"][2]) * r_node == pytest.approx(taus["y"][3], rel=1e-15)
+    assert float(caps["Cdelta_2_0"][2]) * r_node == pytest.approx(taus["delta"][8], rel=1e-15)
+    k = topo.weight_index(2, 0, 4)
+    assert float(caps["Cg_2_0_4"][2]) * r_node == pytest.approx(taus["g"][k], rel=1e-15)
+    assert "V(g_2_0_4)" in _cards(text, "Bp_2_0_4")[0]
+    n_lagged = 2 * topo.n_neurons + topo.n_weights  # y, delta, g; e has tau = 0: no lag
+    assert len(res) == len(caps) == n_lagged and not any(name.startswith(("Re_", "Ce_")) for name in res)
+
+
+@needs_ngspice
+def test_ngspice_matches_engine_with_node_lags():
+    """Finite settling on: 2 mismatched non-ideal leaky instances, RK4 at 5 ns, 50 epochs: within 1 mV."""
+    from mcaann.engine.driver import run_instances
+
+    st = load_study("xor", {**CHECK, "settling.enabled": True})
+    eng = run_instances(st, 0, 2)
+    assert np.abs(eng.w_final - eng.w_init).max() > 0.2
+    with ThreadPoolExecutor(2) as pool:
+        spi = list(pool.map(lambda i: spice_final_weights(st, i), [0, 1]))
+    err = np.abs(np.array(spi) - eng.w_final)
+    print(f"ngspice vs engine with node lags (rk4, 5 ns), 50 epochs: max |dw| = {err.max() * 1e6:.2f} uV")
+    assert err.max() < 1e-3
+    # the lags matter: without them the same chips end far from the lagged netlist's weights
+    plain = run_instances(load_study("xor", CHECK), 0, 2)
+    assert np.abs(np.array(spi) - plain.w_final).max() > 1e-2
+
+
 @needs_ngspice
 def test_check_instance_turns_noise_off():
     """``check_instance`` compares with the engine run without noise (the netlist has none)."""

@@ -12,7 +12,10 @@ Written once, against a ``Builder``: the float64 reference evaluates it on float
   ``delta``); ``act``/``set_act`` the activations (bias first; layer 0 is the input row);
 - ``weight(k)``, ``target(j)``, ``synapse(k)`` and ``neuron(n)`` (derived parameters of one block,
   as ``q(name)``), ``vt`` (``V_teach / V_teach_ref``), ``v_rest``; ``rate(k, value)`` receives
-  ``dw_k/dt`` [V/s].
+  ``dw_k/dt`` [V/s];
+- ``lag(kind, i, value)``: what node ``i`` of ``kind`` (``circuit.settling``: ``y``, ``e``, ``delta`` per neuron,
+  ``g`` per synapse) shows the blocks it drives when its block's static output is ``value``: ``value`` itself
+  in the algebraic model (``variant.lags`` false, or a static evaluation), else the lag's mean over the step.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def forward(b, with_derivative: bool) -> None:
             q = b.neuron(n)
             with b.lanes():
                 i_in = b.let("cur", total)
-                b.set_act(l, j, blocks.activation(i_in, q))
+                b.set_act(l, j, b.lag("y", n, blocks.activation(i_in, q)))
                 if with_derivative:
                     s = b.let("s", blocks.derivative_sigmoid(i_in, q))
                     b.put("deriv", n, blocks.derivative(s, q))
@@ -50,8 +53,8 @@ def backward(b) -> None:
         n = topo.n_offset[L - 1] + j
         q = b.neuron(n)
         with b.lanes():
-            e = b.let("e", blocks.output_error(b.act(L, j + 1), b.target(j), q))
-            b.put("delta", n, blocks.local_gradient(e, b.get("deriv", n), q))
+            e = b.lag("e", n, b.let("e", blocks.output_error(b.act(L, j + 1), b.target(j), q)))
+            b.put("delta", n, b.lag("delta", n, blocks.local_gradient(e, b.get("deriv", n), q)))
     for l in range(L - 1, 0, -1):
         for h in b.loop(topo.layers[l]):
             n = topo.n_offset[l - 1] + h
@@ -64,12 +67,14 @@ def backward(b) -> None:
             total = b.sum(topo.layers[l + 1], term)
             q = b.neuron(n)
             with b.lanes():
-                e = b.let("e", blocks.hidden_error(total, q))
-                b.put("delta", n, blocks.local_gradient(e, b.get("deriv", n), q))
+                e = b.lag("e", n, b.let("e", blocks.hidden_error(total, q)))
+                b.put("delta", n, b.lag("delta", n, blocks.local_gradient(e, b.get("deriv", n), q)))
 
 
-def update(b) -> None:
-    """``dw/dt`` of every weight with teaching on: update multiplier, charge pump, leakage, capacitor."""
+def update(b, teach: bool = True) -> None:
+    """``dw/dt`` of every weight with teaching on: update multiplier (its gradient voltage ``g = R_e M_upd``,
+    lagged as the current ``M_upd``), charge pump, leakage, capacitor; with teaching off (node lags only) the
+    gradient nodes settle and the weights leak."""
     topo, v = b.topo, b.variant
     for l in range(1, topo.n_layers + 1):
         npre = topo.layers[l - 1]
@@ -79,8 +84,11 @@ def update(b) -> None:
                 k = topo.w_offset[l - 1] + j * (npre + 1) + i
                 q = b.synapse(k)
                 with b.lanes():
-                    m = blocks.multiplier(v, "upd", b.get("delta", n), b.act(l - 1, i), q)
-                    b.rate(k, blocks.weight_rate(v, m, b.weight(k), b.vt, b.v_rest, q))
+                    m = b.lag("g", k, blocks.multiplier(v, "upd", b.get("delta", n), b.act(l - 1, i), q))
+                    if teach:
+                        b.rate(k, blocks.weight_rate(v, m, b.weight(k), b.vt, b.v_rest, q))
+                    else:
+                        b.rate(k, -blocks.leak_rate(v, b.weight(k), b.v_rest, q) if v.leak else 0.0)
 
 
 def hold(b) -> None:
@@ -92,10 +100,11 @@ def hold(b) -> None:
 
 
 def drift(b, teach: bool) -> None:
-    """``dw/dt`` [V/s] of every weight for the present row (teaching on) or while holding (off)."""
-    if teach:
+    """``dw/dt`` [V/s] of every weight for the present row (teaching on) or while holding (off); with node lags
+    the nodes settle while teaching is off too."""
+    if teach or b.variant.lags:
         forward(b, with_derivative=True)
         backward(b)
-        update(b)
+        update(b, teach)
     else:
         hold(b)

@@ -151,6 +151,7 @@ class Variant:
     sat_pump: bool  # charge pump saturates (finite I_max)
     leak: bool
     mismatch: bool  # False: every block at its nominal value (offsets exactly 0, unit gains exactly 1)
+    lags: bool = False  # the y, e, delta and g nodes settle with first-order lags (``circuit.settling``)
 
 
 @dataclass(frozen=True)
@@ -190,14 +191,20 @@ def derived_parameters(v: Variant) -> tuple[Derived, ...]:
             Derived("re_err", "neuron", "V A-1"), Derived("voe", "neuron", "V", 0.0),
             Derived("a_delta", "neuron", "1", 1.0), Derived("vde", "neuron", "V", 0.0),
             Derived("vdd", "neuron", "V", 0.0), Derived("vod", "neuron", "V", 0.0)]
+    if v.lags:
+        from mcaann.circuit.settling import NEURON_NODES, SYNAPSE_NODES
+
+        for per, kinds in (("neuron", NEURON_NODES), ("synapse", SYNAPSE_NODES)):
+            out += [Derived(f"{f}_{kind}", per, "1", spread="always") for kind in kinds for f in ("lag", "avg")]
     return tuple(out)
 
 
 MULTIPLIERS = ("fwd", "bwd", "upd")
 
 
-def derive(v: Variant, p: dict, i_leak0: float) -> dict:
-    """Derived parameters from the sampled block parameters ``p`` (name -> arrays or floats, SI units).
+def derive(v: Variant, p: dict, i_leak0: float, lags: dict | None = None) -> dict:
+    """Derived parameters from the sampled block parameters ``p`` (name -> arrays or floats, SI units) and, with
+    node lags, their factors ``lags`` (``settling.lag_parameters``: ``lag_<node>``, ``avg_<node>``).
 
     ``gm`` = K_m / K_I [1/V^2] when saturating (else K_m [A/V^2]), ``pg`` = R_e K_g / I_max [1/A] (else
     R_e K_g [1]), ``ampc`` = I_max / C [A/F] (else 1 / C [1/F]), ``glc`` = G_leak / C [1/s], ``il0c`` =
@@ -227,6 +234,8 @@ def derive(v: Variant, p: dict, i_leak0: float) -> dict:
     d["vde"] = p["voffe_delta"]
     d["vdd"] = p["voffd_delta"]
     d["vod"] = p["voff_delta"]
+    if v.lags:
+        d.update(lags)
     return d
 
 
@@ -291,6 +300,18 @@ def weight_rate(v: Variant, m_upd, w, vt_rel, v_rest, q: Callable):
 def leak_rate(v: Variant, w, v_rest, q: Callable):
     """Leakage over the capacitor [V/s]: ``(G_leak (w - V_rest) + I_leak0) / C``."""
     return q("glc") * (w - v_rest) + q("il0c")
+
+
+def node_mean(static, v, kind: str, q: Callable):
+    """What a lagged node of ``kind`` shows over a step [its units]: its mean under a held static value ``static``,
+    ``static + abar (v - static)`` from its voltage ``v`` at the step's start (``circuit.settling``)."""
+    return static + q(f"avg_{kind}") * (v - static)
+
+
+def node_next(static_mean, v, kind: str, q: Callable):
+    """A lagged node's value after a step from ``v`` under the held static value ``static_mean`` (the stages'
+    ``b``-weighted mean): ``static_mean + a (v - static_mean)``, exact for a first-order lag."""
+    return static_mean + q(f"lag_{kind}") * (v - static_mean)
 
 
 def noise_sigma(kT: float, g_leak, kg, gamma: float, vt_rel: float, dt: float, c, i_leak0: float = 0.0,

@@ -29,13 +29,13 @@ import hashlib
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 
-from mcaann.circuit import LEARNING_CIRCUITS
+from mcaann.circuit import LEARNING_CIRCUITS, blocks, settling
 from mcaann.circuit.algebra import NUMBA, Expr, Syntax, atom, render, tree_sum
 from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "16"
+CODEGEN_VERSION = "17"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -60,6 +60,7 @@ class KernelSpec:
     eq_device: str = ""  # eqprop: synapse device (``circuit.eqprop.DEVICES``)
     eq_relax: str = ""  # eqprop: phases as "equilibrium" or "transient"
     eq_sat_update: bool = False  # eqprop: the update circuit saturates
+    lags: bool = False  # the y, e, delta and g nodes settle with first-order lags (layered kernels only)
 
     def key(self) -> str:
         text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION
@@ -72,7 +73,8 @@ class KernelSpec:
 
     @property
     def variant(self) -> Variant:
-        return Variant(sat_mult=self.sat_mult, sat_pump=self.sat_pump, leak=self.leak, mismatch=self.mismatch)
+        return Variant(sat_mult=self.sat_mult, sat_pump=self.sat_pump, leak=self.leak, mismatch=self.mismatch,
+                       lags=self.lags)
 
 
 def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:
@@ -207,6 +209,10 @@ class _Builder:
         self.emit(local, value)
         return atom(local)
 
+    def lag(self, kind: str, i, value):
+        """The algebraic model: a node shows its block's static output."""
+        return value
+
 
 class LayeredBuilder(_Builder):
     """Loops over layers and neurons, a loop over the lanes per statement group; per-neuron work arrays
@@ -214,10 +220,22 @@ class LayeredBuilder(_Builder):
 
     TABLES = {"deriv": "dd", "delta": "delta"}
 
-    def __init__(self, spec: KernelSpec, src: Source, weights: str, rates: str | None = None):
+    def __init__(self, spec: KernelSpec, src: Source, weights: str, rates: str | None = None, lagged: bool = False):
         super().__init__(spec, src)
         self.weights, self.rates = weights, rates
         self.loops = 0
+        self.lagged = lagged and spec.lags
+
+    def lag(self, kind: str, i, value):
+        """Node lags of a training step: ``sm_<kind>[i] = b_s T + keep sm_<kind>[i]`` gathers the stages' static
+        values ``T`` (``keep`` = 0 at the first stage), and the node shows its mean over the step from its voltage
+        ``nd_<kind>[i]`` at the step's start (``blocks.node_mean``)."""
+        if not self.lagged:
+            return value
+        static = self.let(f"T{kind}", value)
+        idx = render(i)
+        self.src(f"sm_{kind}[{idx}, b] = bs * {render(static, self.SYNTAX)} + keep * sm_{kind}[{idx}, b]")
+        return self.let(kind, blocks.node_mean(static, atom(f"nd_{kind}[{idx}, b]"), kind, self.neuron(i)))
 
     def _array_param(self, name, idx, names, per):
         arr = "DSA" if per == "synapse" else "DNA"
@@ -404,16 +422,25 @@ def _acts(spec: KernelSpec) -> str:
     return acts
 
 
+def _lag_args(spec: KernelSpec) -> str:
+    """The node-lag arrays a layered drift takes (``nd_*`` node values, ``sm_*`` stages' static means), or ""."""
+    if not spec.lags:
+        return ""
+    return ", " + ", ".join([f"nd_{k}" for k in settling.NODES] + [f"sm_{k}" for k in settling.NODES])
+
+
 def _layered_drift(src: Source, spec: KernelSpec) -> None:
     """``def drift(...)``: kout = dw/dt [V/s] for weights wsrc, gate vt, both in the compute dtype (float32 weights
-    keep every loop in one width: 8 lanes in a ymm register rather than 4)."""
+    keep every loop in one width: 8 lanes in a ymm register rather than 4); with node lags, ``bs`` is the stage's
+    weight ``b_s`` and ``keep`` 0 at the first stage, else 1."""
     src(JIT)
-    with src.block(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B):"):
+    with src.block(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B"
+                   f"{_lag_args(spec)}{', bs, keep' if spec.lags else ''}):"):
         _scalars(src, spec)
         with src.block("if vt != ZERO:"):
-            spec.circuit.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout"), teach=True)
+            spec.circuit.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout", lagged=True), teach=True)
         with src.block("else:"):
-            spec.circuit.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout"), teach=False)
+            spec.circuit.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout", lagged=True), teach=False)
 
 
 def _evaluate(src: Source, spec: KernelSpec) -> None:
@@ -491,7 +518,7 @@ def _layered_step(src: Source, spec: KernelSpec) -> None:
     """The integrator step inside the time loop, from the solver's tableau: w <- w + increment (+ noise)."""
     tab = SOLVERS[spec.method]
     nw = Topology(spec.layers).n_weights
-    dargs = f"vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B"
+    dargs = f"vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B{_lag_args(spec)}"
     dW = None
     if spec.noise:
         src("sn = sn_on if vt != ZERO else sn_off")
@@ -512,9 +539,12 @@ def _layered_step(src: Source, spec: KernelSpec) -> None:
             with src.block(f"for k in range({nw}):"), src.lanes():
                 src(f"wc[k, b] = F({wsrc}[k, b])")
             wsrc = "wc"
-        src(f"drift({wsrc}, k{s}, {dargs})")
+        stage = f", F({tab.b[s]!r}), {'ZERO' if s == 0 else 'ONE'}" if spec.lags else ""
+        src(f"drift({wsrc}, k{s}, {dargs}{stage})")
     with src.block(f"for k in range({nw}):"), src.lanes():
         src(f"wn[k, b] = {render(tab.combine(w, slopes, dt, dW))}")
+    if spec.lags:
+        _lag_step(src, spec)
     src("# a non-finite weight marks its instance diverged and freezes it; then the rails. No conditional stores")
     src("# (they become slow masked ones): fin[b] sums v * 0, which is 0 while every v is finite and NaN otherwise")
     with src.lanes():
@@ -528,6 +558,18 @@ def _layered_step(src: Source, spec: KernelSpec) -> None:
         src("newly = (fin[b] != 0.0) & (div[b] == 0.0)")
         src("div_step[b] = step if newly else div_step[b]")
         src("div[b] = 1.0 if newly else div[b]")
+
+
+def _lag_step(src: Source, spec: KernelSpec) -> None:
+    """The lagged nodes' values after the step (``blocks.node_next``), from the stages' static means ``sm_*``."""
+    lb = LayeredBuilder(spec, src, "")
+    topo = Topology(spec.layers)
+    for kind in settling.NODES:
+        count = topo.n_weights if kind in settling.SYNAPSE_NODES else topo.n_neurons
+        idx = atom("i")
+        nxt = blocks.node_next(atom(f"sm_{kind}[i, b]"), atom(f"nd_{kind}[i, b]"), kind, lb.neuron(idx))
+        with src.block(f"for i in range({count}):"), src.lanes():
+            src(f"nd_{kind}[i, b] = {render(nxt, COMPUTE)}")
 
 
 def _fused_step(src: Source, spec: KernelSpec, fz: FusedBuilder, teach: bool) -> None:
@@ -615,6 +657,11 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
             src(f"wn = np.empty(({nw}, B))")
             src(f"dW = np.zeros({noise_rows(nw) * blk})")
             src("fin = np.empty(B)")
+            if spec.lags:  # the lagged nodes start at 0 V
+                for kind in settling.NODES:
+                    count = nw if kind in settling.SYNAPSE_NODES else nn
+                    src(f"nd_{kind} = np.zeros(({count}, B), F)")
+                    src(f"sm_{kind} = np.zeros(({count}, B), F)")
         src(f"tgt = np.empty(({n_out}, B), F)")
         src("se = np.empty(B)")
         src("correct = np.empty(B)")
@@ -748,6 +795,8 @@ def generate(spec: KernelSpec) -> str:
         src("from mcaann.engine.newton import solve_lanes")
         eqprop_codegen.functions(src, spec)
     elif spec.fused:
+        if spec.lags:
+            raise ValueError("node lags run in the layered kernels only (fused = False)")
         fz = FusedBuilder(spec, src)
         _fused_step(src, spec, fz, True)
         src("")

@@ -16,6 +16,7 @@ import numpy as np
 
 from mcaann.circuit.blocks import derive, noise_sigma
 from mcaann.circuit.network import Topology
+from mcaann.circuit.settling import lag_parameters
 from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derived_names, noise_rows
 from mcaann.engine.kernels import kernel_function
 from mcaann.study.load import StudyError
@@ -50,6 +51,7 @@ def kernel_spec(study) -> KernelSpec:
         rails=math.isfinite(c.V_lo) or math.isfinite(c.V_hi),
         learning=study.network.learning,
         **_eqprop_spec(study),
+        **_lag_spec(study),
     )
 
 
@@ -59,6 +61,11 @@ def _eqprop_spec(study) -> dict:
         return {}
     ep = study.eqprop
     return {"eq_device": ep.device, "eq_relax": ep.relax, "eq_sat_update": math.isfinite(ep.I_u_max)}
+
+
+def _lag_spec(study) -> dict:
+    """The node-lag field of the kernel key (none without lags: the keys stay as they were)."""
+    return {"lags": True} if study.settling.enabled and study.network.learning == "backprop" else {}
 
 
 def _fused(study) -> bool:
@@ -72,7 +79,7 @@ def _fused(study) -> bool:
     small = Topology(tuple(study.network.layers)).n_weights <= FUSE_MAX_WEIGHTS
     sat = (math.isfinite(c.K_I) or math.isfinite(c.I_max)) and not FUSE_SATURATING
     mism = study.mismatch.enabled and not FUSE_MISMATCH
-    return small and not sat and not mism
+    return small and not sat and not mism and not study.settling.enabled
 
 
 def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int, dtype, study=None):
@@ -80,7 +87,12 @@ def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int
     syn, neu, scal = derived_names(spec)
     if spec.learning == "eqprop":
         return _eqprop_arrays(study, params, n_blocks, dtype, syn, neu)
-    d = derive(spec.variant, params, i_leak0)
+    lags = None
+    if spec.lags:
+        n = params["c"].shape[0]
+        lags = {k: np.broadcast_to(v, (n, v.size)) for k, v in
+                lag_parameters(study, Topology(spec.layers)).items()}
+    d = derive(spec.variant, params, i_leak0, lags)
 
     def flat(names):
         if not names:

@@ -13,8 +13,8 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from mcaann.circuit import LEARNING_CIRCUITS
-from mcaann.circuit.blocks import Variant, derive, noise_sigma
+from mcaann.circuit import LEARNING_CIRCUITS, settling
+from mcaann.circuit.blocks import Variant, derive, node_mean, node_next, noise_sigma
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 from mcaann.tasks.datasets import correct as decide
@@ -34,6 +34,18 @@ class Evaluation:
         self.tables: dict = {"deriv": {}, "delta": {}}
         self.acts = [[v_bias] + list(x)] + [[v_bias] + [0.0] * n for n in topo.layers[1:]]
         self.rates = np.zeros((topo.n_weights,) + np.shape(v_bias))
+        #: node lags of a training step: node voltages at the step's start (kind -> array), the stage's weight
+        #: ``b_s`` and the running ``sum_s b_s T_s`` of the static values (None: the algebraic model)
+        self.nodes: dict | None = None
+        self.static_mean: dict = {}
+        self.b_s = 1.0
+
+    def lag(self, kind: str, i: int, value):
+        if self.nodes is None:
+            return value
+        mean = self.static_mean.setdefault(kind, np.zeros_like(self.nodes[kind]))
+        mean[i] = mean[i] + self.b_s * value
+        return node_mean(value, self.nodes[kind][i], kind, self.synapse(i))
 
     def loop(self, n: int):
         return range(n)
@@ -97,9 +109,14 @@ class Reference:
         self.instance = instance
         c = study.circuit
         self.variant = Variant(sat_mult=math.isfinite(c.K_I), sat_pump=math.isfinite(c.I_max),
-                               leak=study.leakage.enabled, mismatch=study.mismatch.enabled)
+                               leak=study.leakage.enabled, mismatch=study.mismatch.enabled,
+                               lags=study.settling.enabled)
         self.i_leak0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
-        self.derived = derive(self.variant, params, self.i_leak0)
+        lags = settling.lag_parameters(study, topo) if self.variant.lags else None
+        self.derived = derive(self.variant, params, self.i_leak0, lags)
+        #: node voltages [V] (``g``: the update multiplier's current [A]) of the lagged nodes, 0 at the start
+        self.nodes = {kind: np.zeros(topo.n_weights if kind in settling.SYNAPSE_NODES else topo.n_neurons)
+                      for kind in settling.NODES} if self.variant.lags else None
         self.circuit = LEARNING_CIRCUITS[study.network.learning]
         self.v_bias = c.V_bias
         self.vt_rel = c.V_teach / c.V_teach_ref
@@ -154,9 +171,24 @@ class Reference:
         return out
 
     def step(self, w, x, t, vt_rel, step: int):
-        """One integrator step; returns the new weights before rail clipping."""
+        """One integrator step; returns the new weights before rail clipping (and moves the lagged nodes on)."""
         dW = self.noise_step(step, vt_rel) if self.noise else None
-        return SOLVERS[self.method].step(lambda v: self.drift(v, x, t, vt_rel), w, self.dt, dW)
+        tab = SOLVERS[self.method]
+        if self.nodes is None:
+            return tab.step(lambda v: self.drift(v, x, t, vt_rel), w, self.dt, dW)
+        weights = iter(tab.b)
+        static_mean: dict = {}
+
+        def stage(v):
+            ev = self._circuit(v, x, t, vt_rel)
+            ev.nodes, ev.static_mean, ev.b_s = self.nodes, static_mean, next(weights)
+            self.circuit.drift(ev, teach=vt_rel != 0.0)
+            return ev.rates
+
+        wn = tab.step(stage, w, self.dt, dW)
+        self.nodes = {kind: node_next(static_mean[kind], v, kind, self.derived.__getitem__)
+                      for kind, v in self.nodes.items()}
+        return wn
 
     # -- protocol ------------------------------------------------------------------
     def evaluate(self, w, X, T, thresholds, argmax: bool = False):
@@ -179,6 +211,8 @@ class Reference:
     def train(self, w0, X, T, thresholds, epochs: int):
         """Train for ``epochs``; returns (final w, mse per epoch, accuracy per epoch, diverged)."""
         w = np.array(w0, dtype=float)
+        if self.nodes is not None:
+            self.nodes = {kind: np.zeros_like(v) for kind, v in self.nodes.items()}
         mse = np.empty(epochs + 1)
         acc = np.empty(epochs + 1)
         mse[0], acc[0] = self.evaluate(w, X, T, thresholds)

@@ -10,6 +10,10 @@ with SPICE elements, using the instance's own sampled block parameters:
   neuron of the previous layer do the same;
 - activation, derivative (with its output offset), errors, deltas (the delta multiplier with its input and
   output offsets) and gradient voltages are voltage B-sources;
+- finite settling (``settling.enabled``, ``circuit.settling``): a lagged node's block drives the node through a
+  resistor ``R_node`` from a B-source at its static value (``<node>s``: ``ys_1_0`` for ``y_1_0``), and the node
+  has its gate load ``C_node = tau / R_node`` to ground, 0 V at the start; the gradient node ``g_<l>_<j>_<i>``
+  holds ``g = R_e M_upd`` and its pump reads ``M_upd = V(g) / R_e``;
 - every weight is a capacitor from ``w_<layer>_<post>_<pre>`` to ground with ``.ic`` = ``w_init``,
   charged by a current B-source ``-I_max tanh(K_g (V_teach / V_teach_ref) g / I_max) + (V_teach /
   V_teach_ref) I_pump_off`` (linear where ``I_max = inf``; ``I_pump_off`` its up/down imbalance),
@@ -36,7 +40,7 @@ import math
 
 import numpy as np
 
-from mcaann.circuit import blocks
+from mcaann.circuit import blocks, settling
 from mcaann.circuit.algebra import SPICE, Expr, atom, render
 from mcaann.circuit.network import Topology
 from mcaann.study.load import StudyError, sweep_points
@@ -193,6 +197,8 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
         f"G_clamp = {G_CLAMP!r} S (finite rails only),",
         "*   zero between the rails (the engine clips w to the rails after every step).",
         f"* Rows: T_row = {t_row!r} s, T_settle = {t_settle!r} s, PWL edges {edge!r} s centred on the switching times.",
+        "* Settling: " + ("lagged nodes <node> behind R_node from <node>s, with C_node = tau / R_node, 0 V at the "
+                          "start" if study.settling.enabled else "off (every node at its static value)"),
         "",
         "* --- sources: bias, rest voltage, teaching gate, inputs, targets",
         f"Vbias bias 0 DC {c.V_bias!r}",
@@ -229,6 +235,16 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
     def q(k: int):
         return lambda name: float(d[name][k])
 
+    taus = settling.node_taus(study, topo) if study.settling.enabled else None
+    r_node = settling.node_resistance(study)
+
+    def node(kind: str, i: int, name: str, static, prefix: str) -> list[str]:
+        """The B-source of node ``name`` at its static value ``static``, behind its R-C lag where it has one."""
+        if taus is None or taus[kind][i] == 0.0:
+            return [f"{prefix} {name} 0 V={_spice(static)}"]
+        return [f"{prefix} {name}s 0 V={_spice(static)}", f"R{prefix[1:]} {name}s {name} {_r(r_node)}",
+                f"C{prefix[1:]} {name} 0 {_r(taus[kind][i] / r_node)}"]
+
     # forward path
     for l in range(1, L + 1):
         out += ["", f"* --- layer {l}: forward multipliers, activation, derivative"]
@@ -240,7 +256,7 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
                 m = blocks.multiplier(variant, "fwd", _pre(l, i), atom(f"V({_w(l, j, i)})"), q(k))
                 out.append(f"Bf_{l}_{j}_{i} 0 sf_{l}_{j} I={_spice(m)}")
             isum = atom(f"i(Vsf_{l}_{j})")
-            out.append(f"By_{l}_{j} y_{l}_{j} 0 V={_spice(blocks.activation(isum, q(n)))}")
+            out += node("y", n, f"y_{l}_{j}", blocks.activation(isum, q(n)), f"By_{l}_{j}")
             s = blocks.derivative_sigmoid(isum, q(n))
             out.append(f"Bd_{l}_{j} d_{l}_{j} 0 V={_spice(blocks.derivative(s, q(n)))}")
 
@@ -259,9 +275,9 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
                                            atom(f"V({_w(l + 1, m, j + 1)})"), q(k))
                     out.append(f"Bb_{l + 1}_{m}_{j + 1} 0 sb_{l}_{j} I={_spice(mb)}")
                 e = blocks.hidden_error(atom(f"i(Vsb_{l}_{j})"), q(n))
-            out.append(f"Be_{l}_{j} e_{l}_{j} 0 V={_spice(e)}")
+            out += node("e", n, f"e_{l}_{j}", e, f"Be_{l}_{j}")
             dl = blocks.local_gradient(atom(f"V(e_{l}_{j})"), atom(f"V(d_{l}_{j})"), q(n))
-            out.append(f"Bdelta_{l}_{j} delta_{l}_{j} 0 V={_spice(dl)}")
+            out += node("delta", n, f"delta_{l}_{j}", dl, f"Bdelta_{l}_{j}")
 
     # synapses: update multiplier and charge pump (one current source: C dw/dt without leakage), capacitor,
     # leakage, rails
@@ -273,6 +289,9 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
                 k = topo.weight_index(l, j, i)
                 w, tag = _w(l, j, i), f"{l}_{j}_{i}"
                 mu = blocks.multiplier(variant, "upd", atom(f"V(delta_{l}_{j})"), _pre(l, i), q(k))
+                if taus is not None and taus["g"][k] > 0.0:  # the gradient voltage's node, behind its lag
+                    out += node("g", k, f"g_{tag}", p["re_upd"][k] * mu, f"Bg_{tag}")
+                    mu = atom(f"V(g_{tag})") / float(p["re_upd"][k])
                 pump = p["c"][k] * blocks.weight_rate(variant, mu, atom(f"V({w})"), vt, 0.0, q(k))
                 out.append(f"Bp_{tag} 0 {w} I={_spice(pump)}")
                 out.append(f"C_{tag} {w} 0 {_r(p['c'][k])}")

@@ -147,13 +147,14 @@ def sweep_points(study: Study) -> list[dict[str, Any]]:
 
 def _resolved_dict(study: Study) -> dict:
     """Every field with its resolved value (derived and preset values filled in)."""
-    from mcaann.variability.process import resolve_process
+    from mcaann.variability.process import gate_capacitance, resolve_process
 
     d = study.model_dump(by_alias=True)
     d["circuit"]["R_e"] = study.circuit.R_e_eff
     proc = resolve_process(study)
     for k in ("A_VT", "A_beta", "A_C", "C_density"):
         d["process"][k] = getattr(proc, k)
+    d["process"]["C_gate"] = gate_capacitance(study)
     d["leakage"]["G_leak"] = proc.G_leak
     if study.leakage.dT_double is None:
         d["leakage"]["E_a"] = proc.E_a

@@ -107,6 +107,7 @@ class Process(_Section):
     A_beta: NonNegSI | None = Field(None, description="current-factor mismatch [fraction*m]")
     A_C: NonNegSI | None = Field(None, description="capacitor mismatch [fraction*m]")
     C_density: PositiveSI | None = Field(None, description="capacitance per area [F/m^2]")
+    C_gate: PositiveSI | None = Field(None, description="gate capacitance per area of the transistors [F/m^2]; preset")
 
     @model_validator(mode="after")
     def _known_preset(self) -> Process:
@@ -220,6 +221,18 @@ class Eqprop(_Section):
         "equilibrium", description="phases solved as equilibria (Newton) or as implicit transients")
     newton_tol: PositiveSI = Field(1e-12, description="Newton stops when every node moves less [V]")
     newton_iter: Annotated[int, Field(ge=1, le=1000)] = 60
+
+
+class Settling(_Section):
+    """First-order lags of the neuron output, error, delta and gradient nodes, ``tau = R_node C_node``
+    (``circuit.settling``); a time constant not given is ``R_e`` times the gate load the node drives."""
+
+    enabled: bool = Field(False, description="nodes settle with their lags (false: instantly, the algebraic model)")
+    tau_scale: FiniteNonNegSI = Field(1.0, description="multiplies every node's time constant (0: instant)")
+    tau_y: FiniteNonNegSI | None = Field(None, description="time constant of every neuron output node [s]")
+    tau_e: FiniteNonNegSI | None = Field(None, description="time constant of every error node [s]")
+    tau_delta: FiniteNonNegSI | None = Field(None, description="time constant of every delta node [s]")
+    tau_g: FiniteNonNegSI | None = Field(None, description="time constant of every gradient-voltage node [s]")
 
 
 class Noise(_Section):
@@ -346,6 +359,7 @@ class Study(_Section):
     mismatch: Mismatch = Field(default_factory=Mismatch)
     leakage: Leakage = Field(default_factory=Leakage)
     noise: Noise = Field(default_factory=Noise)
+    settling: Settling = Field(default_factory=Settling)
     eqprop: Eqprop = Field(default_factory=Eqprop)
     task: Task = Field(default_factory=Task)
     integrator: Integrator = Field(default_factory=Integrator)

@@ -108,3 +108,23 @@ def resolve_process(study) -> ResolvedProcess:
         temperature=p.temperature,
         E_a=pick(study.leakage.E_a, pre.E_a),
     )
+
+
+EPS_OX = 3.9 * 8.8541878128e-12  # SiO2 permittivity [F/m]
+
+#: Gate-oxide capacitance per area [F/m^2] of each preset's core transistors, ``eps_ox / t_ox``, with its source
+#: (finite settling, ``circuit.settling``). The inversion-layer and depletion corrections are left out.
+GATE_CAPACITANCE: dict[str, tuple[float, str]] = {
+    "sky130": (EPS_OX / 4.148e-9, "sky130_fd_pr__nfet_01v8 BSIM4 model card: toxe = 4.148 nm (8.3 fF/um^2)"),
+    "gf180": (EPS_OX / 7.9e-9, "typical 3.3 V gate oxide, t_ox ~7.9 nm (4.4 fF/um^2); not from the PDK"),
+    "ihp_sg13g2": (EPS_OX / 2.2404e-9, "IHP SG13G2 sg13g2_moslv_parm.lib, sg13_lv_nmos PSP card: toxo = 2.2404 nm, "
+                                       "epsroxo = 3.9 (15.4 fF/um^2)"),
+    "generic65": (EPS_OX / 2.0e-9, "textbook-typical 65 nm core oxide, t_ox ~2 nm (17 fF/um^2); trends only"),
+    "fdsoi28": (EPS_OX / 1.4e-9, "typical 28 nm high-k gate, EOT ~1.4 nm (25 fF/um^2); trends only"),
+}
+
+
+def gate_capacitance(study) -> float:
+    """Gate capacitance per area [F/m^2]: the study's ``process.C_gate``, else its preset's."""
+    given = study.process.C_gate
+    return given if given is not None else GATE_CAPACITANCE[base_preset(study.process.preset)][0]
