@@ -49,6 +49,8 @@ from mcaann.circuit.algebra import Expr, call, tanh
 from mcaann.circuit.blocks import CAP, FIXED, GAIN, LEAK, ParamSpec, _g_leak
 
 DEVICES = ("conductance", "square_law")
+#: the neuron's bidirectional amplifier: backward current gain ``A_n`` (an ideal transformer) or ``1 / A_n``
+AMPLIFIERS = ("transformer", "kendall")
 
 # mismatch kinds of single transistors (variability.mismatch): threshold voltage and current factor
 VT = "vt"  # single device threshold [V]: sigma A_VT / sqrt(W L)
@@ -116,6 +118,7 @@ class Variant:
     device: str  # conductance | square_law
     sat_update: bool  # the update circuit saturates (finite I_u_max)
     leak: bool
+    amplifier: str = "transformer"  # transformer | kendall (``AMPLIFIERS``)
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,18 @@ def presynaptic(b, l: int, i: int):
     return b.const.v_mid + a * (va - b.const.v_mid), a
 
 
+def backward_gain(v: Variant, a):
+    """Current the neuron amplifier draws from its node per ampere it supplies to the synapses it drives [1]:
+    ``A_n`` for the ``transformer`` (power-conserving: the hidden node sees the driven conductances times
+    ``A_n^2``), ``1 / A_n`` for ``kendall`` (Kendall et al. 2020: it sees them unscaled, so that the forward
+    voltage gain ``A_n`` is not lost to the load; the network is then reciprocal after rescaling each layer's
+    voltages by the gains in front of it: ``(Q_n - Q_f) / beta`` tends to ``dL/dw`` divided by the square of
+    the gains between the synapse and the output, a per-layer learning rate)."""
+    if isinstance(a, float) and a == 1.0:
+        return a
+    return a if v.amplifier == "transformer" else 1.0 / a
+
+
 def kcl(b) -> None:
     """Add every device's current into the free nodes (``b.inject(n, i)``) and its derivatives
     (``b.jac(n, m, g)``, d i_n / d v_m). ``b.node(l, i)`` is the voltage of input ``i`` of layer ``l`` (0: the
@@ -258,9 +273,10 @@ def kcl(b) -> None:
                     b.inject(nb, ib)
                     b.jac(nb, nb, dbb)
                     if na is not None:
-                        b.inject(na, -(a * ia))
-                        b.jac(na, na, -(a * a * daa))
-                        b.jac(na, nb, -(a * dab))
+                        ab = backward_gain(v, a)
+                        b.inject(na, -(ab * ia))
+                        b.jac(na, na, -(ab * a * daa))
+                        b.jac(na, nb, -(ab * dab))
                         b.jac(nb, na, a * dba)
             with b.lanes():
                 i_n, g_n = neuron(c, vb, b.neuron(nb))

@@ -58,7 +58,8 @@ def _eqprop_spec(study) -> dict:
     if study.network.learning != "eqprop":
         return {}
     ep = study.eqprop
-    return {"eq_device": ep.device, "eq_relax": ep.relax, "eq_sat_update": math.isfinite(ep.I_u_max)}
+    return {"eq_device": ep.device, "eq_relax": ep.relax, "eq_sat_update": math.isfinite(ep.I_u_max),
+            "eq_amplifier": ep.amplifier}
 
 
 def _fused(study) -> bool:

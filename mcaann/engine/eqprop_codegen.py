@@ -42,7 +42,8 @@ _NEWTON_ARGS = "w, DSA, DNA, NOM, act0, {tgt}, {v}, VP, R, J, DV, ACT, {ok}, FAC
 
 
 def eq_variant(spec: KernelSpec) -> eqprop.Variant:
-    return eqprop.Variant(device=spec.eq_device, sat_update=spec.eq_sat_update, leak=spec.leak)
+    return eqprop.Variant(device=spec.eq_device, sat_update=spec.eq_sat_update, leak=spec.leak,
+                          amplifier=spec.eq_amplifier)
 
 
 def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:

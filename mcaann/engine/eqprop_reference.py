@@ -35,7 +35,7 @@ def constants(study) -> eqprop.Constants:
 
 def variant(study) -> eqprop.Variant:
     return eqprop.Variant(device=study.eqprop.device, sat_update=math.isfinite(study.eqprop.I_u_max),
-                          leak=study.leakage.enabled)
+                          leak=study.leakage.enabled, amplifier=study.eqprop.amplifier)
 
 
 class _Eval:
