@@ -174,6 +174,32 @@ def test_kernel_matches_reference(amplifier):
     np.testing.assert_array_equal(part.mse, r.mse[62:])
 
 
+def test_kernel_transient_matches_reference():
+    # transient phases (backward Euler at dt) with each node's own mismatched C_node: kernels equal the reference
+    st = _net("square_law", layers=(2, 2, 1), **KERNEL_STUDY,
+              **{"eqprop.relax": "transient", "integrator.dt": 2e-9, "eqprop.C_node": 20e-15})[0]
+    worst, r = _kernel_vs_reference(st, n_inst=8)
+    assert worst < 1e-12
+    assert np.std(r.params["c_node"]) > 0.0
+
+
+def test_node_capacitance_has_pelgrom_sigma():
+    # C_node mismatch as every capacitor's: sigma(dC/C) = A_C / sqrt(C_node / C_density) (local and die-level
+    # together); four times the capacitance (area) halves it
+    from mcaann.variability.process import resolve_process
+
+    sig = []
+    for c_node in (10e-15, 40e-15):
+        st, topo, p = _net("square_law", n=4000, layers=(2, 4, 1), **{"mismatch.scale": 1.0, "eqprop.C_node": c_node})
+        proc = resolve_process(st)
+        want = proc.A_C / np.sqrt(c_node / proc.C_density)
+        rel = p["c_node"] / c_node - 1.0
+        assert abs(rel.mean()) < 0.1 * want
+        assert np.std(rel) == pytest.approx(want, rel=0.05)
+        sig.append(np.std(rel))
+    assert sig[0] / sig[1] == pytest.approx(2.0, rel=0.06)
+
+
 @pytest.mark.parametrize(("override", "field"), [({"noise.enabled": True}, "noise.enabled"),
                                                  ({"integrator.dtype": "float32"}, "integrator.dtype"),
                                                  ({"eqprop.T_free": 9e-8}, "eqprop.T_nudge")])

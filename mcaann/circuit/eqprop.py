@@ -2,10 +2,11 @@
 Kendall et al. 2020): the devices' equations and the network's Kirchhoff currents, each written once.
 
 The network is the layered one of ``Topology``. Every neuron is a node with a capacitance ``C_node`` to
-ground, a load conductance ``G_load`` to the mid-rail ``V_mid`` and two clamp diodes (its nonlinearity), and
-drives the next layer through a bidirectional amplifier of voltage gain ``A_n`` (forward ``V_mid + A_n (v -
-V_mid)``, backward ``A_n`` times the current it supplies: it restores the signal a passive layer attenuates and
-keeps the co-content, Kendall et al. 2020); inputs and the bias are voltage sources. Synapse ``k`` joins its
+ground (its own, mismatched as every capacitor), a load conductance ``G_load`` to the mid-rail ``V_mid`` and
+two clamp diodes (its nonlinearity), and drives the next layer through a bidirectional amplifier of voltage
+gain ``A_n`` (forward ``V_mid + A_n (v - V_mid)``; backward it draws ``A_n`` (``amplifier = "transformer"``) or
+``1 / A_n`` (``"kendall"``, Kendall et al. 2020) times the current it supplies, ``backward_gain``); inputs and
+the bias are voltage sources. Synapse ``k`` joins its
 presynaptic node ``a`` (an input, the bias or a neuron of the layer before) to its postsynaptic neuron ``b``.
 Output neurons are pulled towards their targets by a nudging conductance ``beta`` (0 in the free phase).
 
@@ -108,6 +109,7 @@ NEURON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("a_n", "neuron", GAIN, "1", "neuron amplifier voltage gain A_n", _e("A_n")),
     ParamSpec("v_ch", "diode", VT, "V", "upper clamp diode knee", lambda s: s.eqprop.V_mid + s.eqprop.V_clamp),
     ParamSpec("v_cl", "diode", VT, "V", "lower clamp diode knee", lambda s: s.eqprop.V_mid - s.eqprop.V_clamp),
+    ParamSpec("c_node", "capacitor", CAP, "F", "node capacitance C_node to ground", _e("C_node")),
 )
 
 
@@ -140,7 +142,7 @@ def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_u
     nudged phases, ``t_hold``) and update (``t_update``) parts of a row; the rest as sampled."""
     d = {"ks": p["beta_p"], "bp": 0.5 * p["beta_p"], "bm": 0.5 * p["beta_m"],
          "up": c.v_g0 - p["vt_p"], "um": c.v_g0 - p["vt_m"]}
-    for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "a_n", "v_ch", "v_cl"):
+    for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "a_n", "v_ch", "v_cl", "c_node"):
         d[name] = p[name]
     glc = p["g_leak"] / p["c"] if v.leak else np.zeros_like(p["c"])
     d["glc"] = glc
@@ -156,11 +158,11 @@ def derived_names(v: Variant) -> tuple[list[str], list[str]]:
     syn = ["ks", "up"] if v.device == "conductance" else ["bp", "bm", "up", "um"]
     syn += ["a_u", "i_uoff"] + (["i_umax"] if v.sat_update else []) + ["c", "phi_h", "phi_u"]
     syn += ["glc", "il0c"] if v.leak else []
-    return syn, ["g_load", "a_n", "v_ch", "v_cl"]
+    return syn, ["g_load", "a_n", "v_ch", "v_cl", "c_node"]
 
 
 #: study scalars the kernels read (``NOM``), in order
-SCALARS = ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "beta", "g_step", "tol", "iters", "n_free", "n_nudge")
+SCALARS = ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "beta", "inv_dt", "tol", "iters", "n_free", "n_nudge")
 
 
 def synapse(v: Variant, c: Constants, w, va, vb, q: Callable):

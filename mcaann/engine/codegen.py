@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "17"
+CODEGEN_VERSION = "18"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
