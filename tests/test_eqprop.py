@@ -91,6 +91,24 @@ def test_update_tends_to_gradient_like_beta():
     assert all(1.8 < r < 2.2 for r in ratios), ratios
 
 
+def test_kendall_update_tends_to_layer_scaled_gradient():
+    # Kendall's amplifier (backward current gain 1/A_n): the network is reciprocal after rescaling each layer's
+    # voltages, so (Q_n - Q_f)/beta -> dL/dw divided by the square of the amplifier gain between the synapse and
+    # the output (the hidden neuron's own a_n for a first-layer synapse; 1 for the output layer)
+    net, w, x, t, v0, g = _gradient_case("conductance", ideal_update=True,
+                                         **{"eqprop.A_n": 2.0, "eqprop.amplifier": "kendall"})
+    topo = net.topo
+    scale = np.ones_like(w)
+    n_in = topo.layers[0] + 1
+    for j in range(topo.layers[1]):
+        scale[:, j * n_in:(j + 1) * n_in] = net.d["a_n"][:, j:j + 1] ** 2
+    assert np.abs(g).max() > 1e-3
+    errs = [np.abs(_ep_estimate(net, w, x, t, v0, beta) * scale - g).max() for beta in (4e-8, 2e-8, 1e-8)]
+    assert errs[2] < 1e-2 * np.abs(g).max()
+    ratios = [errs[0] / errs[1], errs[1] / errs[2]]
+    assert all(1.8 < r < 2.2 for r in ratios), ratios
+
+
 def test_transistor_update_bias_is_bounded():
     # The seed's transistor pair is not reciprocal: its update is a biased estimate of the gradient (measured,
     # docs/model.md). It still points downhill: its cosine with the true gradient is above 0.5 on every instance.
@@ -140,9 +158,10 @@ KERNEL_STUDY = {"eqprop.I_u_max": 1e-8, "leakage.G_leak": 1e-9, "leakage.I_leak0
                 "task.order": "shuffled"}
 
 
-def test_kernel_matches_reference():
+@pytest.mark.parametrize("amplifier", ["transformer", "kendall"])
+def test_kernel_matches_reference(amplifier):
     # mismatch (2x), saturating update circuit, leakage, shuffled rows; instances 0..69 span two blocks
-    st = _net("square_law", layers=(2, 2, 1), **KERNEL_STUDY)[0]
+    st = _net("square_law", layers=(2, 2, 1), **KERNEL_STUDY, **{"eqprop.amplifier": amplifier})[0]
     worst, r = _kernel_vs_reference(st)
     assert worst < 1e-12
     assert np.abs(r.w_final - r.w_init).max() > 1e-3  # it learned something
@@ -153,6 +172,32 @@ def test_kernel_matches_reference():
     part = run_instances(st, 62, 70)
     np.testing.assert_array_equal(part.w_final, r.w_final[62:])
     np.testing.assert_array_equal(part.mse, r.mse[62:])
+
+
+def test_kernel_transient_matches_reference():
+    # transient phases (backward Euler at dt) with each node's own mismatched C_node: kernels equal the reference
+    st = _net("square_law", layers=(2, 2, 1), **KERNEL_STUDY,
+              **{"eqprop.relax": "transient", "integrator.dt": 2e-9, "eqprop.C_node": 20e-15})[0]
+    worst, r = _kernel_vs_reference(st, n_inst=8)
+    assert worst < 1e-12
+    assert np.std(r.params["c_node"]) > 0.0
+
+
+def test_node_capacitance_has_pelgrom_sigma():
+    # C_node mismatch as every capacitor's: sigma(dC/C) = A_C / sqrt(C_node / C_density) (local and die-level
+    # together); four times the capacitance (area) halves it
+    from mcaann.variability.process import resolve_process
+
+    sig = []
+    for c_node in (10e-15, 40e-15):
+        st, topo, p = _net("square_law", n=4000, layers=(2, 4, 1), **{"mismatch.scale": 1.0, "eqprop.C_node": c_node})
+        proc = resolve_process(st)
+        want = proc.A_C / np.sqrt(c_node / proc.C_density)
+        rel = p["c_node"] / c_node - 1.0
+        assert abs(rel.mean()) < 0.1 * want
+        assert np.std(rel) == pytest.approx(want, rel=0.05)
+        sig.append(np.std(rel))
+    assert sig[0] / sig[1] == pytest.approx(2.0, rel=0.06)
 
 
 @pytest.mark.parametrize(("override", "field"), [({"noise.enabled": True}, "noise.enabled"),

@@ -2,10 +2,11 @@
 Kendall et al. 2020): the devices' equations and the network's Kirchhoff currents, each written once.
 
 The network is the layered one of ``Topology``. Every neuron is a node with a capacitance ``C_node`` to
-ground, a load conductance ``G_load`` to the mid-rail ``V_mid`` and two clamp diodes (its nonlinearity), and
-drives the next layer through a bidirectional amplifier of voltage gain ``A_n`` (forward ``V_mid + A_n (v -
-V_mid)``, backward ``A_n`` times the current it supplies: it restores the signal a passive layer attenuates and
-keeps the co-content, Kendall et al. 2020); inputs and the bias are voltage sources. Synapse ``k`` joins its
+ground (its own, mismatched as every capacitor), a load conductance ``G_load`` to the mid-rail ``V_mid`` and
+two clamp diodes (its nonlinearity), and drives the next layer through a bidirectional amplifier of voltage
+gain ``A_n`` (forward ``V_mid + A_n (v - V_mid)``; backward it draws ``A_n`` (``amplifier = "transformer"``) or
+``1 / A_n`` (``"kendall"``, Kendall et al. 2020) times the current it supplies, ``backward_gain``); inputs and
+the bias are voltage sources. Synapse ``k`` joins its
 presynaptic node ``a`` (an input, the bias or a neuron of the layer before) to its postsynaptic neuron ``b``.
 Output neurons are pulled towards their targets by a nudging conductance ``beta`` (0 in the free phase).
 
@@ -49,6 +50,8 @@ from mcaann.circuit.algebra import Expr, call, tanh
 from mcaann.circuit.blocks import CAP, FIXED, GAIN, LEAK, ParamSpec, _g_leak
 
 DEVICES = ("conductance", "square_law")
+#: the neuron's bidirectional amplifier: backward current gain ``A_n`` (an ideal transformer) or ``1 / A_n``
+AMPLIFIERS = ("transformer", "kendall")
 
 # mismatch kinds of single transistors (variability.mismatch): threshold voltage and current factor
 VT = "vt"  # single device threshold [V]: sigma A_VT / sqrt(W L)
@@ -106,6 +109,7 @@ NEURON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("a_n", "neuron", GAIN, "1", "neuron amplifier voltage gain A_n", _e("A_n")),
     ParamSpec("v_ch", "diode", VT, "V", "upper clamp diode knee", lambda s: s.eqprop.V_mid + s.eqprop.V_clamp),
     ParamSpec("v_cl", "diode", VT, "V", "lower clamp diode knee", lambda s: s.eqprop.V_mid - s.eqprop.V_clamp),
+    ParamSpec("c_node", "capacitor", CAP, "F", "node capacitance C_node to ground", _e("C_node")),
 )
 
 
@@ -116,6 +120,7 @@ class Variant:
     device: str  # conductance | square_law
     sat_update: bool  # the update circuit saturates (finite I_u_max)
     leak: bool
+    amplifier: str = "transformer"  # transformer | kendall (``AMPLIFIERS``)
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_u
     nudged phases, ``t_hold``) and update (``t_update``) parts of a row; the rest as sampled."""
     d = {"ks": p["beta_p"], "bp": 0.5 * p["beta_p"], "bm": 0.5 * p["beta_m"],
          "up": c.v_g0 - p["vt_p"], "um": c.v_g0 - p["vt_m"]}
-    for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "a_n", "v_ch", "v_cl"):
+    for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "a_n", "v_ch", "v_cl", "c_node"):
         d[name] = p[name]
     glc = p["g_leak"] / p["c"] if v.leak else np.zeros_like(p["c"])
     d["glc"] = glc
@@ -153,11 +158,11 @@ def derived_names(v: Variant) -> tuple[list[str], list[str]]:
     syn = ["ks", "up"] if v.device == "conductance" else ["bp", "bm", "up", "um"]
     syn += ["a_u", "i_uoff"] + (["i_umax"] if v.sat_update else []) + ["c", "phi_h", "phi_u"]
     syn += ["glc", "il0c"] if v.leak else []
-    return syn, ["g_load", "a_n", "v_ch", "v_cl"]
+    return syn, ["g_load", "a_n", "v_ch", "v_cl", "c_node"]
 
 
 #: study scalars the kernels read (``NOM``), in order
-SCALARS = ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "beta", "g_step", "tol", "iters", "n_free", "n_nudge")
+SCALARS = ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "beta", "inv_dt", "tol", "iters", "n_free", "n_nudge")
 
 
 def synapse(v: Variant, c: Constants, w, va, vb, q: Callable):
@@ -239,6 +244,18 @@ def presynaptic(b, l: int, i: int):
     return b.const.v_mid + a * (va - b.const.v_mid), a
 
 
+def backward_gain(v: Variant, a):
+    """Current the neuron amplifier draws from its node per ampere it supplies to the synapses it drives [1]:
+    ``A_n`` for the ``transformer`` (power-conserving: the hidden node sees the driven conductances times
+    ``A_n^2``), ``1 / A_n`` for ``kendall`` (Kendall et al. 2020: it sees them unscaled, so that the forward
+    voltage gain ``A_n`` is not lost to the load; the network is then reciprocal after rescaling each layer's
+    voltages by the gains in front of it: ``(Q_n - Q_f) / beta`` tends to ``dL/dw`` divided by the square of
+    the gains between the synapse and the output, a per-layer learning rate)."""
+    if isinstance(a, float) and a == 1.0:
+        return a
+    return a if v.amplifier == "transformer" else 1.0 / a
+
+
 def kcl(b) -> None:
     """Add every device's current into the free nodes (``b.inject(n, i)``) and its derivatives
     (``b.jac(n, m, g)``, d i_n / d v_m). ``b.node(l, i)`` is the voltage of input ``i`` of layer ``l`` (0: the
@@ -258,9 +275,10 @@ def kcl(b) -> None:
                     b.inject(nb, ib)
                     b.jac(nb, nb, dbb)
                     if na is not None:
-                        b.inject(na, -(a * ia))
-                        b.jac(na, na, -(a * a * daa))
-                        b.jac(na, nb, -(a * dab))
+                        ab = backward_gain(v, a)
+                        b.inject(na, -(ab * ia))
+                        b.jac(na, na, -(ab * a * daa))
+                        b.jac(na, nb, -(ab * dab))
                         b.jac(nb, na, a * dba)
             with b.lanes():
                 i_n, g_n = neuron(c, vb, b.neuron(nb))

@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "17"
+CODEGEN_VERSION = "19"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -61,6 +61,7 @@ class KernelSpec:
     eq_relax: str = ""  # eqprop: phases as "equilibrium" or "transient"
     eq_sat_update: bool = False  # eqprop: the update circuit saturates
     lags: bool = False  # the y, e, delta and g nodes settle with first-order lags (layered kernels only)
+    eq_amplifier: str = ""  # eqprop: the neuron amplifier (``circuit.eqprop.AMPLIFIERS``)
 
     def key(self) -> str:
         text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION

@@ -60,7 +60,8 @@ def _eqprop_spec(study) -> dict:
     if study.network.learning != "eqprop":
         return {}
     ep = study.eqprop
-    return {"eq_device": ep.device, "eq_relax": ep.relax, "eq_sat_update": math.isfinite(ep.I_u_max)}
+    return {"eq_device": ep.device, "eq_relax": ep.relax, "eq_sat_update": math.isfinite(ep.I_u_max),
+            "eq_amplifier": ep.amplifier}
 
 
 def _lag_spec(study) -> dict:
@@ -117,7 +118,7 @@ def _eqprop_arrays(study, params: dict, n_blocks: int, dtype, syn: list[str], ne
     d, c, ep = net.d, net.const, study.eqprop
     dt = study.integrator.dt
     scalars = {"v_bias": c.v_bias, "v_mid": c.v_mid, "v_g0": c.v_g0, "i_s": c.i_s, "v_d": c.v_d, "beta": ep.beta,
-               "g_step": ep.C_node / dt, "tol": ep.newton_tol, "iters": ep.newton_iter,
+               "inv_dt": 1.0 / dt, "tol": ep.newton_tol, "iters": ep.newton_iter,
                "n_free": round(ep.T_free / dt), "n_nudge": round(ep.T_nudge / dt)}
     nom = np.array([scalars[nm] for nm in eqprop.SCALARS], dtype)
     ds = _pack_many([d[nm] for nm in syn], n_blocks, dtype).reshape(n_blocks, -1)

@@ -42,7 +42,8 @@ _NEWTON_ARGS = "w, DSA, DNA, NOM, act0, {tgt}, {v}, VP, R, J, DV, ACT, {ok}, FAC
 
 
 def eq_variant(spec: KernelSpec) -> eqprop.Variant:
-    return eqprop.Variant(device=spec.eq_device, sat_update=spec.eq_sat_update, leak=spec.leak)
+    return eqprop.Variant(device=spec.eq_device, sat_update=spec.eq_sat_update, leak=spec.leak,
+                          amplifier=spec.eq_amplifier)
 
 
 def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:
@@ -128,8 +129,8 @@ def functions(src: Source, spec: KernelSpec) -> None:
     src("")
     src(JIT)
     with src.block(f"def newton({_NEWTON_ARGS.format(tgt='tgt', v='V', ok='OK', beta='beta', g='g')}):"):
-        src('"""Masked Newton iterations of every lane with OK[b] = 1 (0 on return where the solve failed); g [S] '
-            'is C_node / dt of a backward-Euler step (0: the equilibrium)."""')
+        src('"""Masked Newton iterations of every lane with OK[b] = 1 (0 on return where the solve failed); g [1/s] '
+            'is 1 / dt of a backward-Euler step, times each node\'s C_node (0: the equilibrium)."""')
         src("tol = NOM[7]")
         src("iters = int(NOM[8])")
         with src.lanes():
@@ -141,9 +142,11 @@ def functions(src: Source, spec: KernelSpec) -> None:
             with src.block("if n_act == 0.0:"):
                 src("break")
             src("assemble(w, DSA, DNA, NOM, act0, tgt, V, R, J, beta, B)")
+            ci = derived_names(spec)[1].index("c_node")
             with src.block("if g != 0.0:"), src.block(f"for n in range({nn}):"), src.lanes():
-                src("R[n, b] -= g * (V[n, b] - VP[n, b])")
-                src("J[n, n, b] -= g")
+                src(f"gc = g * DNA[{ci}, n, b]")
+                src("R[n, b] -= gc * (V[n, b] - VP[n, b])")
+                src("J[n, n, b] -= gc")
             src("solve_lanes(J, R, DV, FAC, ACC)")
             with src.lanes():
                 src("FAC[b] = 0.0")

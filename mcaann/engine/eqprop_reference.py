@@ -35,7 +35,7 @@ def constants(study) -> eqprop.Constants:
 
 def variant(study) -> eqprop.Variant:
     return eqprop.Variant(device=study.eqprop.device, sat_update=math.isfinite(study.eqprop.I_u_max),
-                          leak=study.leakage.enabled)
+                          leak=study.leakage.enabled, amplifier=study.eqprop.amplifier)
 
 
 class _Eval:
@@ -97,7 +97,7 @@ class Network:
         self.d = eqprop.derive(self.variant, params, self.const, lk.I_leak0 if lk.enabled else 0.0,
                                ep.T_free + ep.T_nudge, self.t_update)
         self.beta, self.tol, self.iters = ep.beta, ep.newton_tol, ep.newton_iter
-        self.c_node, self.relax, self.dt = ep.C_node, ep.relax, study.integrator.dt
+        self.relax, self.dt = ep.relax, study.integrator.dt
         self.t_free, self.t_nudge = ep.T_free, ep.T_nudge
         self.v_rest = lk.V_rest
         self.v_lo, self.v_hi = study.circuit.V_lo, study.circuit.V_hi
@@ -145,14 +145,14 @@ class Network:
     def transient(self, w, x, t, beta, v0, duration: float, ok=None):
         """``C_node dv/dt = i(v)`` for ``duration`` [s] by backward Euler at ``dt`` from ``v0``."""
         ok = np.ones(v0.shape[0], bool) if ok is None else ok
-        g = self.c_node / self.dt
+        g = self.d["c_node"] / self.dt  # (n, N) [S]: each node's own C_node
         v = v0
         for _ in range(int(round(duration / self.dt))):
             vp = v
 
             def residual(vn, vp=vp):
                 i, J = self.currents(w, x, vn, t, beta)
-                return i - g * (vn - vp), J - g * np.eye(vn.shape[1])
+                return i - g * (vn - vp), J - g[:, :, None] * np.eye(vn.shape[1])
 
             v, ok = self.newton(residual, vp, ok)
         return v, ok

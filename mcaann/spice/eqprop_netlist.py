@@ -102,7 +102,8 @@ def eqprop_netlist(study, params: dict[str, np.ndarray], instance: int, x: np.nd
     for k in range(topo.n_weights):
         name = f"w_{wc['layer'][k]}_{wc['post'][k]}_{wc['pre'][k]}"
         out.append(f"V{name} {name} 0 DC {float(w[k])!r}")
-    out += [f"C{_node(topo, n)} {_node(topo, n)} 0 {study.eqprop.C_node!r}" for n in range(topo.n_neurons)]
+    out += [f"C{_node(topo, n)} {_node(topo, n)} 0 {float(params['c_node'][instance, n])!r}"
+            for n in range(topo.n_neurons)]
     out += b.lines
     out.append(f".nodeset {' '.join(f'v({_node(topo, n)})={c.v_mid!r}' for n in range(topo.n_neurons))}")
     out.append(".end")

@@ -207,6 +207,8 @@ class Eqprop(_Section):
     V_mid: SI = Field(0.5, description="mid-rail: loads, inverting buffers and clamps centre on it [V]")
     G_load: NonNegSI = Field(1e-7, description="neuron load conductance to V_mid [S]")
     A_n: PositiveSI = Field(1.0, description="voltage gain of the neuron's bidirectional amplifier [1]")
+    amplifier: Literal["transformer", "kendall"] = Field(
+        "transformer", description="the amplifier's backward current gain: A_n (transformer) or 1/A_n (kendall)")
     I_s: PositiveSI = Field(1e-12, description="clamp diode saturation current [A]")
     V_d: PositiveSI = Field(0.0388, description="clamp diode n U_T [V]")
     V_clamp: SI = Field(0.0, description="clamp diode knees at V_mid +- V_clamp [V]")

@@ -111,7 +111,7 @@ def _unscaled_sigma(study, spec: ParamSpec) -> Sigma:
     proc = resolve_process(study)
     gf = mm.global_fraction
     if spec.kind == CAP:
-        area_c = study.circuit.C / proc.C_density
+        area_c = float(spec.nominal(study)) / proc.C_density  # the capacitor's own area
         s = mm.scale * proc.A_C / math.sqrt(area_c)
         return Sigma(math.sqrt(1 - gf) * s, math.sqrt(gf) * s)
     area = _area(study, spec)
