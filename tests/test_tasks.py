@@ -130,6 +130,37 @@ def test_ideal_transfer_and_rram_equal_the_software_model_on_a_nominal_chip():
     assert np.array_equal(a.w_final[40:50], b.w_final)
 
 
+def test_held_out_accuracy_per_kept_epoch():
+    """``accuracy_test_curve`` at a kept epoch is the held-out accuracy of the chip's weights at that epoch (those of
+    a training stopped there: the first k epochs do not depend on later ones); the held-out evaluation does not
+    change the training (bit for bit); chips that only write hold one value."""
+    import dataclasses
+
+    n = 8
+    st = load_study(_study(), {"task.epochs": 4, "output.keep_every": 3, "mismatch.scale": 1.0,
+                               "monte_carlo.instances": n})
+    task = study_task(st)
+    inst = np.arange(n)
+    params = sample_instances(st, Topology((4, 4, 3)), inst)
+    chip = Chip(st, task, params, inst)
+    out = chip.train(params["w_init"], 4)
+    assert np.all(np.isnan(out["accuracy_test"][:, [1, 2]]))  # not kept: not evaluated
+    for k in (0, 3, 4):
+        w_k = chip.train(params["w_init"], k)["w"]
+        assert np.array_equal(out["accuracy_test"][:, k], chip.evaluate_held_out(w_k)[1]), k
+    x, t = task.train
+    plain = Chip(st, dataclasses.replace(task, x=x, t=t, test=None), params, inst).train(params["w_init"], 4)
+    assert np.array_equal(plain["w"], out["w"]) and np.array_equal(plain["accuracy"], out["accuracy"])
+    assert np.all(np.isnan(plain["accuracy_test"]))
+    ds = run_study(load_study(st, {}, {"training.strategy": ["in_situ", "transfer"]}))
+    assert ds.epoch.values.tolist() == [0, 3, 4]
+    curve = ds.accuracy_test_curve
+    assert np.array_equal(curve.isel(epoch=-1), ds.accuracy_test)
+    assert np.array_equal(curve.sel(training__strategy="in_situ").values, out["accuracy_test"][:, [0, 3, 4]])
+    held = curve.sel(training__strategy="transfer")
+    assert np.all(held == held.isel(epoch=0))
+
+
 def test_rram_drift_law_closed_form():
     """Continuous levels, no spread or read noise: both devices drift by the same factor, so the weights the
     chip reads are the software weights times ``(max(t, t0) / t0)^-nu``."""
