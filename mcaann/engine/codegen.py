@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "19"
+CODEGEN_VERSION = "20"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -639,8 +639,9 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
     src("@njit(cache=True, error_model='numpy')")
     with src.block("def train_block(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,\n"
                    "                vt_on, v_bias, v_lo, v_hi, v_rest, sn_on, sn_off, seed, inst, mse, accu, div,\n"
-                   "                div_step):"):
-        src('"""Train one block of B instances in place; mse/accu (epochs + 1, B) per epoch."""')
+                   "                div_step, XH, TH, keep, accu_h):"):
+        src('"""Train one block of B instances in place; mse/accu (epochs + 1, B) per epoch on the training rows X, T;')
+        src('accu_h (epochs + 1, B) on the held-out rows XH, TH at epoch 0, every keep-th and the last (if any)."""')
         src("B = w.shape[1]")
         src(f"assert B == {blk}")
         _work_arrays(src, spec, "DS", "DN")
@@ -682,10 +683,15 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
             src(f"W64[{fz.o_w}:{fz.o_w + nw * blk}] = wflat")
             src("v_bias_f = F(v_bias)")
         evaluation = f"evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B)"
+        held_out = f"evaluate(w, DSA, DNA, NOM, XH, TH, thr, is_class, {acts}, acc, se, correct, B)"
         src(evaluation)
         with src.lanes():
             src("mse[0, b] = se[b]")
             src("accu[0, b] = correct[b]")
+        with src.block("if XH.shape[0] > 0:"):
+            src(held_out)
+            with src.lanes():
+                src("accu_h[0, b] = correct[b]")
         src("step = 0")
         with src.block("for ep in range(epochs):"):
             with src.lanes():
@@ -720,6 +726,10 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
             with src.lanes():
                 src("mse[ep + 1, b] = se[b]")
                 src("accu[ep + 1, b] = correct[b]")
+            with src.block("if XH.shape[0] > 0 and ((ep + 1) % keep == 0 or ep + 1 == epochs):"):
+                src(held_out)
+                with src.lanes():
+                    src("accu_h[ep + 1, b] = correct[b]")
         if fz is not None:
             with src.lanes():
                 src(f"div[b] = W64[{fz.o_div} + b]")
@@ -813,12 +823,13 @@ def generate(spec: KernelSpec) -> str:
     src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
     with src.block("def train_blocks(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,\n"
                    "                 vt_on, v_bias, v_lo, v_hi, v_rest, sn_on, sn_off, seed, inst, mse, accu, div,\n"
-                   "                 div_step):"):
+                   "                 div_step, XH, TH, keep, accu_h):"):
         src('"""Every block in parallel: arrays carry a leading block axis."""')
         with src.block("for blk in prange(w.shape[0]):"):
             src("train_block(w[blk], DS[blk], DN[blk], NOM, X, T, thr, is_class, order_shuffled,")
             src("            epochs, spr, settle, dt, vt_on, v_bias, v_lo, v_hi, v_rest, sn_on[blk],")
-            src("            sn_off[blk], seed, inst[blk], mse[blk], accu[blk], div[blk], div_step[blk])")
+            src("            sn_off[blk], seed, inst[blk], mse[blk], accu[blk], div[blk], div_step[blk], XH, TH,")
+            src("            keep, accu_h[blk])")
     src("")
     src("@njit(cache=True, parallel=True, nogil=True, error_model='numpy')")
     with src.block("def evaluate_blocks(w, DS, DN, NOM, X, T, thr, is_class, v_bias, mse, accu):"):

@@ -167,6 +167,7 @@ class InstanceResults:
     converged: np.ndarray | None = None
     epochs_to_converge: np.ndarray | None = None
     accuracy_test: np.ndarray | None = None  # (n,) held-out accuracy of the final weights (NaN: no split)
+    accuracy_test_curve: np.ndarray | None = None  # (n, epochs + 1) held-out accuracy, NaN where not evaluated
     kernel_seconds: float = 0.0  # wall time inside the compiled kernels (training and retention evaluation)
     software_seconds: np.ndarray | None = None  # (n,) software training wall time [s], shared out over the chips
 
@@ -219,7 +220,9 @@ class Chip:
 
     def train(self, w0: np.ndarray, epochs: int) -> dict:
         """Train from weights ``w0`` (n, weights) [V] on the training rows: final weights, per-epoch evaluation
-        MSE and accuracy (n, epochs + 1), divergence flags and steps."""
+        MSE and accuracy (n, epochs + 1), the held-out accuracy ``accuracy_test`` (n, epochs + 1) at epoch 0,
+        every ``output.keep_every``-th and the last (NaN at the others and without held-out rows), divergence
+        flags and steps."""
         st, n, n_blocks, F = self.study, self.n, self.n_blocks, self.F
         c = st.circuit
         vt_rel = c.V_teach / c.V_teach_ref
@@ -242,16 +245,20 @@ class Chip:
         acc = np.empty((n_blocks, epochs + 1, BLOCK))
         div = np.zeros((n_blocks, BLOCK))
         div_step = np.full((n_blocks, BLOCK), -1, dtype=np.int64)
+        acc_h = np.full((n_blocks, epochs + 1, BLOCK), np.nan)
         x, t = self.task.train
+        xh, th = self.task.held_out
         args = (w, self.DS, self.DN, self.NOM, x.astype(F), t.astype(F), self.thr.astype(F),
                 np.int64(self.task.decision), st.task.order == "shuffled", epochs, st.steps_per_row, st.settle_steps,
                 dt, vt_rel, c.V_bias, c.V_lo, c.V_hi, st.leakage.V_rest,
-                sn_on, sn_off, np.uint64(st.monte_carlo.seed), inst_b, mse, acc, div, div_step)
+                sn_on, sn_off, np.uint64(st.monte_carlo.seed), inst_b, mse, acc, div, div_step,
+                xh.astype(F), th.astype(F), np.int64(st.output.keep_every), acc_h)
         train_blocks = kernel_function(self.spec, "train_blocks", args)
         t_kernel = time.perf_counter()
         train_blocks(*args)
         self.kernel_seconds += time.perf_counter() - t_kernel
         return {"w": _unpack(w, n), "mse": _unpack(mse, n), "accuracy": _unpack(acc, n),
+                "accuracy_test": _unpack(acc_h, n),
                 "diverged": _unpack(div[:, None, :], n)[:, 0] != 0,
                 "diverged_step": _unpack(div_step[:, None, :], n)[:, 0]}
 
@@ -303,6 +310,7 @@ def run_instances(study, start: int, stop: int, threads: int | None = None) -> I
         diverged_step=out["diverged_step"],
         params={k: v for k, v in params.items() if k != "w_init"},
         accuracy_test=chip.evaluate_held_out(out["w"])[1],
+        accuracy_test_curve=out["accuracy_test"],
         software_seconds=np.full(stop - start, out.get("software_seconds", 0.0) / max(stop - start, 1)),
     )
     if study.retention.hold_times:

@@ -62,6 +62,7 @@ def finish_instances(study, task, res) -> None:
     dtype = np.float32 if study.output.curves_dtype == "float32" else np.float64
     res.mse = np.ascontiguousarray(res.mse[:, keep], dtype=dtype)
     res.accuracy = np.ascontiguousarray(res.accuracy[:, keep], dtype=dtype)
+    res.accuracy_test_curve = np.ascontiguousarray(res.accuracy_test_curve[:, keep], dtype=dtype)
 
 
 def chip_training_time(study) -> float:
@@ -83,6 +84,8 @@ def per_instance_variables(study, res) -> dict:
         "mse": (("instance", "epoch"), res.mse, _attrs("V2", "evaluation mean squared error after each epoch")),
         "accuracy_curve": (("instance", "epoch"), res.accuracy,
                            _attrs("1", "evaluation accuracy after each epoch (NaN: regression)")),
+        "accuracy_test_curve": (("instance", "epoch"), res.accuracy_test_curve,
+                                _attrs("1", "held-out accuracy after each kept epoch (NaN: no held-out rows)")),
         "final_mse": (("instance",), res.final_mse, _attrs("V2", "evaluation MSE after the last epoch")),
         "accuracy": (("instance",), res.final_accuracy, _attrs("1", "accuracy after the last epoch (NaN: regression)")),
         "accuracy_train": (("instance",), res.final_accuracy,

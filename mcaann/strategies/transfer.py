@@ -81,11 +81,13 @@ def write_weights(study, w_sw: np.ndarray, inst: np.ndarray) -> np.ndarray:
 
 
 def held(chip, w: np.ndarray, rec: dict | None = None) -> dict:
-    """The outcome of a chip that does not train: weights ``w`` throughout, evaluated on the training rows
-    (the same value at every epoch)."""
+    """The outcome of a chip that does not train: weights ``w`` throughout, evaluated on the training and the
+    held-out rows (the same value at every epoch)."""
     mse, acc = chip.evaluate(w, *chip.task.train)
+    acc_h = chip.evaluate_held_out(w)[1]
     e = chip.study.task.epochs + 1
     out = {"w_init": w, "w": w, "mse": np.repeat(mse[:, None], e, 1), "accuracy": np.repeat(acc[:, None], e, 1),
+           "accuracy_test": np.repeat(acc_h[:, None], e, 1),
            "diverged": ~np.all(np.isfinite(w), axis=1), "diverged_step": np.full(chip.n, -1, np.int64)}
     if rec is not None:
         out["software_seconds"] = rec["software_seconds"]
