@@ -107,12 +107,21 @@ class Process(_Section):
     A_beta: NonNegSI | None = Field(None, description="current-factor mismatch [fraction*m]")
     A_C: NonNegSI | None = Field(None, description="capacitor mismatch [fraction*m]")
     C_density: PositiveSI | None = Field(None, description="capacitance per area [F/m^2]")
+    spread_gain: FiniteNonNegSI | None = Field(
+        None, description="die-to-die (process) sigma of relative gains and tail currents, not scaled by area; "
+                          "preset")
+    spread_C: FiniteNonNegSI | None = Field(
+        None, description="die-to-die (process) sigma of the relative capacitance density, not scaled by area; "
+                          "preset")
 
     @model_validator(mode="after")
     def _known_preset(self) -> Process:
         from mcaann.variability.characterised import PresetFileError, is_file_preset, load_preset
-        from mcaann.variability.process import PRESETS
+        from mcaann.variability.process import PRESETS, RENAMED
 
+        if self.preset in RENAMED:
+            raise ValueError(f"preset: {self.preset!r} has no public source and was renamed "
+                             f"{RENAMED[self.preset]!r} (same values)")
         if is_file_preset(self.preset):
             try:
                 load_preset(self.preset)
@@ -130,7 +139,8 @@ class Mismatch(_Section):
     scale: NonNegSI = Field(1.0, description="multiplies every mismatch sigma")
     area_scale: PositiveSI = Field(1.0, description="multiplies every transistor area")
     global_fraction: Annotated[float, BeforeValidator(_si), Field(ge=0, le=1)] = Field(
-        0.2, description="die-to-die share of the variance of gains and capacitors (offsets: none)"
+        0.0, description="older studies: die-to-die share of the Pelgrom variance of gains and capacitors "
+                         "(the process spread, process.spread_gain and spread_C, adds to it)"
     )
     gm_over_I: PositiveSI = Field(
         15.0, description="g_m/I of the gain-setting devices [1/V] (weak inversion ~ 1/(n U_T))"
