@@ -280,8 +280,8 @@ def test_spatial_gradient_is_a_plane_per_die_with_the_declared_sigma():
     off = np.linalg.lstsq(A, p["voffa_upd"].T, rcond=None)[0]
     assert abs(off[0].std() / 50.0 - 1) < _sd_tol(N_INST)
     # off by default
-    assert np.all(sample_instances(load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0, **PELGROM_ONLY}), topo,
-                                   np.arange(3))["km_fwd"] == st.circuit.K_m)
+    flat = load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0, **PELGROM_ONLY})
+    assert np.all(sample_instances(flat, topo, np.arange(3))["km_fwd"] == st.circuit.K_m)
 
 
 def test_blocks_follow_the_chip_temperature():
@@ -331,3 +331,64 @@ def test_stationary_variance_with_the_shot_noise_of_the_leakage():
     z = np.random.default_rng(1).standard_normal(n)
     h = hold(np.full(n, -i0 / G), 1.0, np.full(n, G), np.full(n, C), 0.0, i0, K_BOLTZMANN * T, z)
     assert abs(h.var() / stationary - 1) < 5 * math.sqrt(2 / n)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sourced presets and the die-to-die process spread (issue 13, items 3 and 7)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_every_preset_value_cites_a_source_or_is_named_generic():
+    from mcaann.variability.process import SOURCED_FIELDS
+
+    for name, p in PRESETS.items():
+        assert set(p.sources) >= set(SOURCED_FIELDS), name
+        unsourced = [f for f in SOURCED_FIELDS if "no public source" in p.sources[f]]
+        if len(unsourced) == len(SOURCED_FIELDS):  # nothing sourced: the name says so
+            assert name.startswith("generic"), name
+    # Pelgrom coefficients say per device or per capacitor
+    for name in ("sky130", "gf180", "ihp_sg13g2"):
+        for f in ("A_VT", "A_VT_p", "A_beta"):
+            assert "per device" in PRESETS[name].sources[f], (name, f)
+        assert "per die" in PRESETS[name].sources["spread_C"]
+
+
+def test_sky130_effective_a_vt_includes_the_voff_variation():
+    # sky130_fd_pr__nfet_01v8__mismatch.corner.spice: vth0_slope 3.356e-3 and voff_slope 7e-3 V*um, independent draws
+    assert PRESETS["sky130"].A_VT == pytest.approx(math.hypot(3.356, 7.0) * 1e-9, rel=1e-3)
+
+
+def test_renamed_preset_is_refused_with_its_new_name():
+    with pytest.raises(StudyError, match="process.preset: 'fdsoi28' has no public source and was renamed "
+                                         "'generic28fdsoi'"):
+        load_study("xor", {"process.preset": "fdsoi28"})
+    assert load_study("xor", {"process.preset": "generic28fdsoi"}).process.preset == "generic28fdsoi"
+
+
+@pytest.mark.parametrize("name,field", [("km_fwd", "spread_gain"), ("imax", "spread_gain"), ("c", "spread_C")])
+def test_process_spread_is_per_die_common_to_its_blocks_and_independent_of_area(name, field):
+    # local Pelgrom off: every block of a die carries the same deviate, whose variance over dies is the field's
+    # (chi-square: the sample SD of n normals lies within 5 / sqrt(2 (n - 1)) of sigma, relative)
+    s = 0.05
+    over = {"process.A_VT": 0.0, "process.A_beta": 0.0, "process.A_C": 0.0, "process.spread_gain": 0.0,
+            "process.spread_C": 0.0, f"process.{field}": s}
+    x = _rel_sd(load_study("xor", over), name).reshape(N_INST, -1)
+    np.testing.assert_allclose(x, x[:, :1] * np.ones_like(x), rtol=0, atol=1e-15)  # common to the die's blocks
+    assert abs(x[:, 0].mean()) < 5 * s / math.sqrt(N_INST)
+    assert abs(x[:, 0].std() / s - 1) < _sd_tol(N_INST)
+    # not scaled by device area, capacitance or area_scale: the same dies, bit for bit
+    for big in ({"mismatch.area_scale": 16.0}, {"mismatch.area_multiplier": 64e-12, "mismatch.area_mirror": 64e-12},
+                {"circuit.C": 1e-12}):
+        y = _rel_sd(load_study("xor", {**over, **big}), name).reshape(N_INST, -1)
+        np.testing.assert_allclose(y, x, rtol=0, atol=1e-14)
+    # it adds in quadrature to Pelgrom's local part and is scaled by mismatch.scale
+    st = load_study("xor", {f"process.{field}": s, "mismatch.scale": 2.0})
+    sig, loc = pelgrom_sigma(st, SPEC[name]), pelgrom_sigma(load_study("xor", {**PELGROM_ONLY, "mismatch.scale": 2.0}),
+                                                            SPEC[name])
+    assert sig.local == pytest.approx(loc.local) and sig.glob == pytest.approx(2 * s)
+
+
+def test_process_spread_leaves_offsets_alone():
+    st = load_study("xor", {"process.spread_gain": 0.3, "process.spread_C": 0.3})
+    for name in ("voffa_fwd", "ioff_fwd", "ioff_pump", "ioff", "voff_delta"):
+        assert pelgrom_sigma(st, SPEC[name]).glob == 0.0
