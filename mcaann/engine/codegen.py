@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "16"
+CODEGEN_VERSION = "17"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -60,6 +60,7 @@ class KernelSpec:
     eq_device: str = ""  # eqprop: synapse device (``circuit.eqprop.DEVICES``)
     eq_relax: str = ""  # eqprop: phases as "equilibrium" or "transient"
     eq_sat_update: bool = False  # eqprop: the update circuit saturates
+    pump_g: bool = False  # the charge pump's output conductance (``blocks.pump_conductance``)
 
     def key(self) -> str:
         text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION
@@ -72,7 +73,8 @@ class KernelSpec:
 
     @property
     def variant(self) -> Variant:
-        return Variant(sat_mult=self.sat_mult, sat_pump=self.sat_pump, leak=self.leak, mismatch=self.mismatch)
+        return Variant(sat_mult=self.sat_mult, sat_pump=self.sat_pump, leak=self.leak, mismatch=self.mismatch,
+                       pump_g=self.pump_g)
 
 
 def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:

@@ -14,7 +14,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from mcaann.circuit import LEARNING_CIRCUITS
-from mcaann.circuit.blocks import Variant, derive, noise_sigma
+from mcaann.circuit.blocks import Variant, derive, noise_sigma, pump_conductance
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 from mcaann.tasks.datasets import correct as decide
@@ -97,7 +97,8 @@ class Reference:
         self.instance = instance
         c = study.circuit
         self.variant = Variant(sat_mult=math.isfinite(c.K_I), sat_pump=math.isfinite(c.I_max),
-                               leak=study.leakage.enabled, mismatch=study.mismatch.enabled)
+                               leak=study.leakage.enabled, mismatch=study.mismatch.enabled,
+                               pump_g=pump_conductance(study))
         self.i_leak0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
         self.derived = derive(self.variant, params, self.i_leak0)
         self.circuit = LEARNING_CIRCUITS[study.network.learning]
