@@ -80,7 +80,7 @@ class Circuit(_Section):
     K_g: PositiveSI = Field(0.1e-6, description="charge-pump transconductance [S]")
     I_max: PositiveSI = Field(100e-9, description="charge-pump saturation current [A]; inf: linear")
     pump_output: Literal["ideal", "simple", "cascoded"] = Field(
-        "simple", description="charge-pump output stage: its output conductance g_out = I_max / V_A (simple), "
+        "cascoded", description="charge-pump output stage: its output conductance g_out = I_max / V_A (simple), "
                               "that over (g_m/I) V_A (cascoded), or none (ideal)")
     V_A_pump: FinitePositiveSI = Field(10.0, description="Early voltage of the pump's output devices [V]")
     V_pump: FiniteSI = Field(0.0, description="voltage the pump's output conductance pulls the weight toward [V]")
