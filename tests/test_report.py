@@ -184,5 +184,5 @@ def test_cost_figure_draws_yield_against_area_and_energy_of_an_area_sweep(tmp_pa
     e = ds["energy_to_converge"].isel(mismatch__area_scale=0).values
     assert any(np.isclose(line.get_xdata()[0], np.median(e[np.isfinite(e)]), rtol=1e-12) for line in ax_e.lines
                if len(line.get_xdata()) == 1)
-    _check_pngs(write_figures(ds, tmp_path / "plots"), SWEPT - {"attribution.png"} | {"cost.png"})
+    _check_pngs(write_figures(ds, tmp_path / "plots"), SWEPT)
     assert cost_figure(ds.isel(mismatch__area_scale=0)) is None  # one point: nothing to compare
