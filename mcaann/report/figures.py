@@ -669,8 +669,9 @@ def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list
     list of pathlib.Path
         The files written, in this order: ``learning_curves.png``, ``yield.png`` and ``cost.png`` (yield against
         chip area and energy to converge; sweeps only), ``convergence_time.png``, ``attribution.png`` (when some
-        sampled parameter varies), ``weights.png``, ``retention.png`` (when the result has a retention phase), ``strategies.png`` (when
-        ``training.strategy`` and ``mismatch.scale`` are swept); for a yield budget (``mcaann budget``)
+        sampled parameter varies), ``weights.png``, ``retention.png`` (when the result has a retention phase),
+        ``strategies.png`` (when ``training.strategy`` and ``mismatch.scale`` are swept); for a yield budget
+        (``mcaann budget``)
         ``budget.png`` only.
     """
     folder = Path(folder)
