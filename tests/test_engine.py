@@ -238,3 +238,31 @@ def test_pump_imbalance_and_derivative_offset_enter_the_circuit_where_they_belon
     assert np.all(np.delete(moved, 5) == 0.0)
     q = {"a_d": 1.0, "vdo": 1.5e-3}.__getitem__
     assert blocks.derivative(1.0, q) == 1.5e-3 and blocks.derivative(0.5, q) == 0.25 + 1.5e-3
+
+
+# Heun's global error on w' = -lam w is about t dt^2 lam^3 / 6 |w|: 3e-7 V (simple, lam = 1e6 /s), 2e-9 V (cascoded)
+@pytest.mark.parametrize("output,method,tol", [("simple", "rk4", 1e-9), ("simple", "heun", 1e-6),
+                                               ("cascoded", "heun", 1e-8)])
+def test_pump_output_conductance_relaxes_a_held_weight_exponentially(output, method, tol):
+    # teaching on, pump drive ~0 (K_g tiny), no leakage, mismatch or noise: C dw/dt = -g_out (w - V_pump), so
+    # w(t) = V_pump + (w0 - V_pump) exp(-g_out t / C), g_out = I_max / V_A (simple) or that over (g_m/I) V_A
+    v_a, v_pump = 1.0, 0.2
+    st = load_study("xor", {"circuit.K_g": 1e-30, "circuit.pump_output": output, "circuit.V_A_pump": v_a,
+                            "circuit.V_pump": v_pump, "leakage.enabled": False, "noise.enabled": False,
+                            "mismatch.enabled": False, "integrator.method": method, "integrator.dt": 1e-9,
+                            "task.epochs": 4, "monte_carlo.w_init_range": 1.0})
+    c = st.circuit
+    g_out = c.I_max / v_a / (1.0 if output == "simple" else st.mismatch.gm_over_I_mirror * v_a)
+    r = run_instances(st, 0, 16)
+    t = st.task.epochs * 4 * st.task.T_row
+    expect = v_pump + (r.w_init - v_pump) * np.exp(-g_out * t / c.C)
+    assert np.max(np.abs(r.w_final - expect)) < tol
+    assert np.max(np.abs(r.w_final - r.w_init)) > 1e-3  # the weights did move
+
+
+def test_pump_output_conductance_is_off_for_an_ideal_or_linear_pump():
+    from mcaann.circuit.blocks import pump_conductance
+
+    assert pump_conductance(load_study("xor"))
+    assert not pump_conductance(load_study("xor", {"circuit.pump_output": "ideal"}))
+    assert not pump_conductance(load_study("xor", {"circuit.I_max": float("inf")}))

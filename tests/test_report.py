@@ -18,7 +18,7 @@ from mcaann.stats.curves import convergence_stats, epoch_duration, learning_curv
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "studies" / "analysis.ipynb"
-SWEPT = {"learning_curves.png", "yield.png", "convergence_time.png", "attribution.png", "weights.png"}
+SWEPT = {"learning_curves.png", "yield.png", "cost.png", "convergence_time.png", "attribution.png", "weights.png"}
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +166,23 @@ def test_epochs_needed_counts_a_chip_that_never_converged_as_beyond_the_budget()
     assert epochs_needed(e, 0.76) == np.inf
     assert _need(epochs_needed(e, 0.99), 300) == ">300"
     assert _need(epochs_needed(e, 0.25), 300) == "10"
+
+
+def test_cost_figure_draws_yield_against_area_and_energy_of_an_area_sweep(tmp_path):
+    # a small real result: chips without mismatch (most converge), device area swept
+    from mcaann.report.figures import cost_figure
+
+    ds = mcaann.run_study("xor", monte_carlo__instances=24, task__epochs=150, overrides={"mismatch.scale": 0.0},
+                          sweeps={"mismatch.area_scale": [1.0, 4.0]})
+    ds = mcaann.open_result(mcaann.write_result(ds, tmp_path / "area.nc"))
+    fig = cost_figure(ds)
+    ax_a, ax_e = fig.axes[:2]
+    area = [float(ds["chip_area"].isel(mismatch__area_scale=k)) * 1e6 for k in range(2)]
+    assert area[1] > area[0]  # 4x the device area costs silicon
+    drawn = [line.get_xdata()[0] for line in ax_a.lines if len(line.get_xdata()) == 1]
+    np.testing.assert_allclose(sorted(set(drawn)), sorted(area), rtol=1e-12)
+    e = ds["energy_to_converge"].isel(mismatch__area_scale=0).values
+    assert any(np.isclose(line.get_xdata()[0], np.median(e[np.isfinite(e)]), rtol=1e-12) for line in ax_e.lines
+               if len(line.get_xdata()) == 1)
+    _check_pngs(write_figures(ds, tmp_path / "plots"), SWEPT)
+    assert cost_figure(ds.isel(mismatch__area_scale=0)) is None  # one point: nothing to compare

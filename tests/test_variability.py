@@ -19,6 +19,8 @@ from mcaann.variability.process import PRESETS
 
 SPEC = {s.name: s for s in SYNAPSE_PARAMS + NEURON_PARAMS}
 N_INST = 3000
+#: Pelgrom's local mismatch alone: no die-to-die share, no process spread
+PELGROM_ONLY = {"mismatch.global_fraction": 0.0, "process.spread_gain": 0.0, "process.spread_C": 0.0}
 
 
 def _rel_sd(study, name):
@@ -37,7 +39,7 @@ def _sd_tol(n):
 
 @pytest.mark.parametrize("name", ["km_fwd", "voffa_upd", "kg", "iref", "ioff", "voff_delta", "c"])
 def test_pelgrom_sigma(name):
-    st = load_study("xor", {"mismatch.global_fraction": 0.0})
+    st = load_study("xor", {**PELGROM_ONLY})
     x = _rel_sd(st, name)
     p = PRESETS["sky130"]
     mm = st.mismatch
@@ -56,21 +58,21 @@ def test_pelgrom_sigma(name):
 
 
 def test_area_scale_four_halves_local_sigma_and_four_c_halves_cap_sigma():
-    base = load_study("xor", {"mismatch.global_fraction": 0.0})
-    big = load_study("xor", {"mismatch.global_fraction": 0.0, "mismatch.area_scale": 4.0})
+    base = load_study("xor", {**PELGROM_ONLY})
+    big = load_study("xor", {**PELGROM_ONLY, "mismatch.area_scale": 4.0})
     for name in ["km_fwd", "voffb_bwd", "a_d", "re_err"]:
         a, b = _rel_sd(base, name), _rel_sd(big, name)
         assert abs(b.std() / a.std() - 0.5) < 0.5 * 2 * _sd_tol(a.size)
     # capacitor mismatch follows C, not area_scale
     assert _rel_sd(big, "c").std() == pytest.approx(_rel_sd(base, "c").std())
-    big_c = load_study("xor", {"mismatch.global_fraction": 0.0, "circuit.C": 0.4e-12})
+    big_c = load_study("xor", {**PELGROM_ONLY, "circuit.C": 0.4e-12})
     a, b = _rel_sd(base, "c"), _rel_sd(big_c, "c")
     assert abs(b.std() / a.std() - 0.5) < 0.5 * 2 * _sd_tol(a.size)
 
 
 def test_die_to_die_part_is_shared_within_and_independent_between_instances():
     gf = 0.5
-    st = load_study("xor", {"mismatch.global_fraction": gf})
+    st = load_study("xor", {**PELGROM_ONLY, "mismatch.global_fraction": gf})
     topo = Topology((2, 8, 1))
     v = sample_parameter(st, SPEC["km_fwd"], np.arange(N_INST), topo.n_weights)
     # correlation of two blocks of the same instance is the global share; SE ~ (1 - rho^2)/sqrt(n)
@@ -89,7 +91,7 @@ def test_pelgrom_sigma_of_mirrors_and_block_output_offsets(name):
     # closed forms (MODEL.md 2a): a mirrored tail current's relative error and an output offset current over its
     # bias current are the mirror pair's sqrt(2) sqrt(A_beta^2 + (g_m/I A_VT)^2) / sqrt(W L); the derivative's
     # output offset and the delta multiplier's input offsets are differential-pair offsets sqrt(2) A_VT / sqrt(W L)
-    st = load_study("xor", {"mismatch.global_fraction": 0.0})
+    st = load_study("xor", {**PELGROM_ONLY})
     x = _rel_sd(st, name)
     p, mm, c = PRESETS["sky130"], st.mismatch, st.circuit
     if name.startswith("voff"):
@@ -104,11 +106,11 @@ def test_pelgrom_sigma_of_mirrors_and_block_output_offsets(name):
 @pytest.mark.parametrize("name", ["ki_bwd", "ioff_fwd", "imax", "ioff_pump", "voff_d", "voffd_delta"])
 def test_new_parameters_follow_pelgrom_area_scaling(name):
     # 4x the device area halves the sigma: area_scale for every transistor, area_mirror for the mirrors' own
-    base = load_study("xor", {"mismatch.global_fraction": 0.0})
+    base = load_study("xor", {**PELGROM_ONLY})
     a = _rel_sd(base, name).std()
     key = "mismatch.area_mirror" if name[:2] in ("ki", "im", "io") else f"mismatch.area_{SPEC[name].block}"
     for over in ({"mismatch.area_scale": 4.0}, {key: 4.0 * getattr(base.mismatch, key.split(".")[1])}):
-        b = _rel_sd(load_study("xor", {"mismatch.global_fraction": 0.0, **over}), name).std()
+        b = _rel_sd(load_study("xor", {**PELGROM_ONLY, **over}), name).std()
         assert abs(b / a - 0.5) < 0.5 * 2 * _sd_tol(N_INST)
 
 
@@ -131,7 +133,7 @@ def test_offsets_have_no_die_to_die_share(name):
     assert abs(np.corrcoef(v[:, 0], v[:, 1])[0, 1]) < 5 / math.sqrt(N_INST)
     sig = pelgrom_sigma(st, spec)
     assert sig.glob == 0.0
-    assert sig.local == pytest.approx(pelgrom_sigma(load_study("xor", {"mismatch.global_fraction": 0.0}), spec).local)
+    assert sig.local == pytest.approx(pelgrom_sigma(load_study("xor", {**PELGROM_ONLY}), spec).local)
 
 
 def test_mismatch_off_is_nominal():
@@ -264,7 +266,7 @@ def test_spatial_gradient_is_a_plane_per_die_with_the_declared_sigma():
     from mcaann.variability.mismatch import sample_instances
 
     s = 1e3  # 0.1 % per um: no gain reaches zero (that would be clipped, see clip_physical)
-    st = load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0, "process.A_C": 0.0,
+    st = load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0, "process.A_C": 0.0, **PELGROM_ONLY,
                             "mismatch.gradient": s, "mismatch.gradient_offset": 50.0})
     topo = Topology((2, 8, 1))
     p = sample_instances(st, topo, np.arange(N_INST))
@@ -278,8 +280,8 @@ def test_spatial_gradient_is_a_plane_per_die_with_the_declared_sigma():
     off = np.linalg.lstsq(A, p["voffa_upd"].T, rcond=None)[0]
     assert abs(off[0].std() / 50.0 - 1) < _sd_tol(N_INST)
     # off by default
-    assert np.all(sample_instances(load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0}), topo,
-                                   np.arange(3))["km_fwd"] == st.circuit.K_m)
+    flat = load_study("xor", {"process.A_VT": 0.0, "process.A_beta": 0.0, **PELGROM_ONLY})
+    assert np.all(sample_instances(flat, topo, np.arange(3))["km_fwd"] == st.circuit.K_m)
 
 
 def test_blocks_follow_the_chip_temperature():
@@ -294,7 +296,7 @@ def test_blocks_follow_the_chip_temperature():
     for name, ratio in expect.items():
         np.testing.assert_allclose(p_hot[name] / p_cold[name], ratio, rtol=1e-12, err_msg=name)
     # Pelgrom: a gain's sigma uses g_m/I at the chip temperature; an offset current (g_m/I x I_ref) does not move
-    hot_m, cold_m = (load_study("xor", {"process.temperature": t}) for t in (360.15, 300.15))
+    hot_m, cold_m = (load_study("xor", {**PELGROM_ONLY, "process.temperature": t}) for t in (360.15, 300.15))
     proc = PRESETS["sky130"]
     area = cold_m.mismatch.area_multiplier
     for st, gm_i in ((hot_m, 15.0 / r), (cold_m, 15.0)):
@@ -329,3 +331,64 @@ def test_stationary_variance_with_the_shot_noise_of_the_leakage():
     z = np.random.default_rng(1).standard_normal(n)
     h = hold(np.full(n, -i0 / G), 1.0, np.full(n, G), np.full(n, C), 0.0, i0, K_BOLTZMANN * T, z)
     assert abs(h.var() / stationary - 1) < 5 * math.sqrt(2 / n)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sourced presets and the die-to-die process spread (issue 13, items 3 and 7)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_every_preset_value_cites_a_source_or_is_named_generic():
+    from mcaann.variability.process import SOURCED_FIELDS
+
+    for name, p in PRESETS.items():
+        assert set(p.sources) >= set(SOURCED_FIELDS), name
+        unsourced = [f for f in SOURCED_FIELDS if "no public source" in p.sources[f]]
+        if len(unsourced) == len(SOURCED_FIELDS):  # nothing sourced: the name says so
+            assert name.startswith("generic"), name
+    # Pelgrom coefficients say per device or per capacitor
+    for name in ("sky130", "gf180", "ihp_sg13g2"):
+        for f in ("A_VT", "A_VT_p", "A_beta"):
+            assert "per device" in PRESETS[name].sources[f], (name, f)
+        assert "per die" in PRESETS[name].sources["spread_C"]
+
+
+def test_sky130_effective_a_vt_includes_the_voff_variation():
+    # sky130_fd_pr__nfet_01v8__mismatch.corner.spice: vth0_slope 3.356e-3 and voff_slope 7e-3 V*um, independent draws
+    assert PRESETS["sky130"].A_VT == pytest.approx(math.hypot(3.356, 7.0) * 1e-9, rel=1e-3)
+
+
+def test_renamed_preset_is_refused_with_its_new_name():
+    with pytest.raises(StudyError, match="process.preset: 'fdsoi28' has no public source and was renamed "
+                                         "'generic28fdsoi'"):
+        load_study("xor", {"process.preset": "fdsoi28"})
+    assert load_study("xor", {"process.preset": "generic28fdsoi"}).process.preset == "generic28fdsoi"
+
+
+@pytest.mark.parametrize("name,field", [("km_fwd", "spread_gain"), ("imax", "spread_gain"), ("c", "spread_C")])
+def test_process_spread_is_per_die_common_to_its_blocks_and_independent_of_area(name, field):
+    # local Pelgrom off: every block of a die carries the same deviate, whose variance over dies is the field's
+    # (chi-square: the sample SD of n normals lies within 5 / sqrt(2 (n - 1)) of sigma, relative)
+    s = 0.05
+    over = {"process.A_VT": 0.0, "process.A_beta": 0.0, "process.A_C": 0.0, "process.spread_gain": 0.0,
+            "process.spread_C": 0.0, f"process.{field}": s}
+    x = _rel_sd(load_study("xor", over), name).reshape(N_INST, -1)
+    np.testing.assert_allclose(x, x[:, :1] * np.ones_like(x), rtol=0, atol=1e-15)  # common to the die's blocks
+    assert abs(x[:, 0].mean()) < 5 * s / math.sqrt(N_INST)
+    assert abs(x[:, 0].std() / s - 1) < _sd_tol(N_INST)
+    # not scaled by device area, capacitance or area_scale: the same dies, bit for bit
+    for big in ({"mismatch.area_scale": 16.0}, {"mismatch.area_multiplier": 64e-12, "mismatch.area_mirror": 64e-12},
+                {"circuit.C": 1e-12}):
+        y = _rel_sd(load_study("xor", {**over, **big}), name).reshape(N_INST, -1)
+        np.testing.assert_allclose(y, x, rtol=0, atol=1e-14)
+    # it adds in quadrature to Pelgrom's local part and is scaled by mismatch.scale
+    st = load_study("xor", {f"process.{field}": s, "mismatch.scale": 2.0})
+    sig, loc = pelgrom_sigma(st, SPEC[name]), pelgrom_sigma(load_study("xor", {**PELGROM_ONLY, "mismatch.scale": 2.0}),
+                                                            SPEC[name])
+    assert sig.local == pytest.approx(loc.local) and sig.glob == pytest.approx(2 * s)
+
+
+def test_process_spread_leaves_offsets_alone():
+    st = load_study("xor", {"process.spread_gain": 0.3, "process.spread_C": 0.3})
+    for name in ("voffa_fwd", "ioff_fwd", "ioff_pump", "ioff", "voff_delta"):
+        assert pelgrom_sigma(st, SPEC[name]).glob == 0.0

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from mcaann.circuit import backprop
-from mcaann.circuit.blocks import Variant, derive
+from mcaann.circuit.blocks import Variant, derive, pump_conductance
 from mcaann.circuit.network import Topology
 from mcaann.engine.reference import Evaluation
 
@@ -21,7 +21,7 @@ def train_euler(study, topo: Topology, params: dict[str, np.ndarray], w0: np.nda
     """Fixed-order training with forward Euler and no noise; returns the final weights (n, nw)."""
     c, lk = study.circuit, study.leakage
     variant = Variant(sat_mult=math.isfinite(c.K_I), sat_pump=math.isfinite(c.I_max), leak=lk.enabled,
-                      mismatch=study.mismatch.enabled)
+                      mismatch=study.mismatch.enabled, pump_g=pump_conductance(study))
     # per-instance parameters as (block, instance) rows: one block's values for every instance
     derived = {k: np.ascontiguousarray(np.asarray(v).T) for k, v in
                derive(variant, params, lk.I_leak0 if lk.enabled else 0.0).items()}

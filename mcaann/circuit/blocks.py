@@ -65,6 +65,26 @@ def _one(_s) -> float:
     return 1.0
 
 
+def _pump_lambda(s) -> float:
+    """The pump's output conductance per tail current, ``g_out / I_max`` [1/V] (``circuit.pump_output``): a simple
+    output stage (two current sources, each at ``I_max / 2`` at balance) has ``1 / V_A``; a cascoded one that over
+    the cascode device's intrinsic gain ``(g_m/I) V_A`` (``mismatch.gm_over_I_mirror``); an ideal one 0."""
+    c = s.circuit
+    if c.pump_output == "simple":
+        return 1.0 / c.V_A_pump
+    if c.pump_output == "cascoded":
+        return 1.0 / (c.V_A_pump * s.mismatch.gm_over_I_mirror * c.V_A_pump)
+    return 0.0
+
+
+def pump_conductance(s) -> bool:
+    """Whether a study's charge pump has an output conductance: a saturating pump (finite ``I_max``) whose output
+    stage is not ideal."""
+    import math
+
+    return math.isfinite(s.circuit.I_max) and _pump_lambda(s) > 0.0
+
+
 def _g_leak(s) -> float:
     from mcaann.variability.leakage import nominal_g_leak
 
@@ -95,6 +115,10 @@ SYNAPSE_PARAMS: tuple[ParamSpec, ...] = tuple(
         ParamSpec("imax", "pump", CURRENT, "A", "charge-pump saturation (tail) current I_max", _c("I_max")),
         ParamSpec("ioff_pump", "pump", OFFSET_MIRROR, "A", "charge-pump up/down imbalance current at V_teach_ref",
                   _zero, bias=_c("I_max")),
+        ParamSpec("lam_pump", "pump", FIXED, "V-1", "charge-pump output conductance per tail current g_out / I_max",
+                  _pump_lambda),
+        ParamSpec("v_pump", "pump", FIXED, "V", "voltage the pump's output conductance pulls the weight toward",
+                  _c("V_pump")),
         ParamSpec("c", "capacitor", CAP, "F", "weight capacitance C", _c("C")),
         ParamSpec("g_leak", "capacitor", LEAK, "S", "leak conductance at chip temperature", _g_leak),
     ]
@@ -152,6 +176,7 @@ class Variant:
     leak: bool
     mismatch: bool  # False: every block at its nominal value (offsets exactly 0, unit gains exactly 1)
     lags: bool = False  # the y, e, delta and g nodes settle with first-order lags (``circuit.settling``)
+    pump_g: bool = False  # the charge pump's finite output conductance (a saturating pump, pump_output not ideal)
 
 
 @dataclass(frozen=True)
@@ -183,6 +208,8 @@ def derived_parameters(v: Variant) -> tuple[Derived, ...]:
     out += [Derived("pg", "synapse", "A-1" if v.sat_pump else "1"),
             Derived("ampc", "synapse", "A F-1" if v.sat_pump else "F-1"),
             Derived("ipc", "synapse", "V s-1", 0.0)]
+    if v.pump_g:
+        out += [Derived("gpc", "synapse", "s-1"), Derived("gpv", "synapse", "V s-1")]
     if v.leak:
         out += [Derived("glc", "synapse", "s-1", spread="always"), Derived("il0c", "synapse", "V s-1")]
     out += [Derived("nir", "neuron", "A-1"), Derived("c0", "neuron", "1", 0.0), Derived("vamp", "neuron", "V"),
@@ -219,6 +246,9 @@ def derive(v: Variant, p: dict, i_leak0: float, lags: dict | None = None) -> dic
     d["pg"] = p["re_upd"] * p["kg"] / p["imax"] if v.sat_pump else p["re_upd"] * p["kg"]
     d["ampc"] = p["imax"] / p["c"] if v.sat_pump else 1.0 / p["c"]
     d["ipc"] = p["ioff_pump"] / p["c"]
+    if v.pump_g:
+        d["gpc"] = p["imax"] * p["lam_pump"] / p["c"]
+        d["gpv"] = d["gpc"] * p["v_pump"]
     d["glc"] = p["g_leak"] / p["c"]
     d["il0c"] = i_leak0 / p["c"]
     d["nir"] = -1.0 / p["iref"]
@@ -286,14 +316,17 @@ def local_gradient(e, d, q: Callable):
 
 def weight_rate(v: Variant, m_upd, w, vt_rel, v_rest, q: Callable):
     """``dw/dt`` [V/s] of a weight: the charge pump driven by the gradient voltage ``g = R_e M_upd`` (``m_upd``
-    [A]), with its up/down imbalance, less the leakage, over the capacitor: ``(-I_max tanh(K_g vt g / I_max) +
-    vt I_pump_off - G_leak (w - V_rest) - I_leak0) / C``, ``vt = V_teach / V_teach_ref`` (the pump's bias, and
-    with it its imbalance, follows ``V_teach`` as ``K_g`` does)."""
+    [A]), with its up/down imbalance and output conductance, less the leakage, over the capacitor:
+    ``(-I_max tanh(K_g vt g / I_max) + vt I_pump_off - vt g_out (w - V_pump) - G_leak (w - V_rest) - I_leak0) / C``,
+    ``vt = V_teach / V_teach_ref`` (the pump's bias, and with it its imbalance and output conductance, follows
+    ``V_teach`` as ``K_g`` does)."""
     drive = q("pg") * (vt_rel * m_upd)
     rate = -q("ampc") * (tanh(drive) if v.sat_pump else drive)
     ipc = q("ipc")
     if not (isinstance(ipc, float) and ipc == 0.0):  # an ideal pump's term is left out of the generated code
         rate = rate + vt_rel * ipc
+    if v.pump_g:  # the output conductance pulls the weight towards V_pump; its bias follows V_teach as K_g does
+        rate = rate + vt_rel * (q("gpv") - q("gpc") * w)
     return rate - leak_rate(v, w, v_rest, q) if v.leak else rate
 
 

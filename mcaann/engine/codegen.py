@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "20"
+CODEGEN_VERSION = "21"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -62,6 +62,7 @@ class KernelSpec:
     eq_sat_update: bool = False  # eqprop: the update circuit saturates
     lags: bool = False  # the y, e, delta and g nodes settle with first-order lags (layered kernels only)
     eq_amplifier: str = ""  # eqprop: the neuron amplifier (``circuit.eqprop.AMPLIFIERS``)
+    pump_g: bool = False  # the charge pump's output conductance (``blocks.pump_conductance``)
 
     def key(self) -> str:
         text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION
@@ -75,7 +76,7 @@ class KernelSpec:
     @property
     def variant(self) -> Variant:
         return Variant(sat_mult=self.sat_mult, sat_pump=self.sat_pump, leak=self.leak, mismatch=self.mismatch,
-                       lags=self.lags)
+                       lags=self.lags, pump_g=self.pump_g)
 
 
 def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:

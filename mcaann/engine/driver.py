@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mcaann.circuit.blocks import derive, noise_sigma
+from mcaann.circuit.blocks import derive, noise_sigma, pump_conductance
 from mcaann.circuit.network import Topology
 from mcaann.circuit.settling import lag_parameters
 from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derived_names, noise_rows
@@ -43,6 +43,7 @@ def kernel_spec(study) -> KernelSpec:
         dtype=study.integrator.dtype,
         sat_mult=math.isfinite(c.K_I),
         sat_pump=math.isfinite(c.I_max),
+        pump_g=pump_conductance(study) and study.network.learning == "backprop",
         leak=study.leakage.enabled,
         noise=study.noise.enabled,
         mismatch=study.mismatch.enabled,

@@ -14,7 +14,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from mcaann.circuit import LEARNING_CIRCUITS, settling
-from mcaann.circuit.blocks import Variant, derive, node_mean, node_next, noise_sigma
+from mcaann.circuit.blocks import Variant, derive, node_mean, node_next, noise_sigma, pump_conductance
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 from mcaann.tasks.datasets import correct as decide
@@ -110,7 +110,7 @@ class Reference:
         c = study.circuit
         self.variant = Variant(sat_mult=math.isfinite(c.K_I), sat_pump=math.isfinite(c.I_max),
                                leak=study.leakage.enabled, mismatch=study.mismatch.enabled,
-                               lags=study.settling.enabled)
+                               lags=study.settling.enabled, pump_g=pump_conductance(study))
         self.i_leak0 = study.leakage.I_leak0 if study.leakage.enabled else 0.0
         lags = settling.lag_parameters(study, topo) if self.variant.lags else None
         self.derived = derive(self.variant, params, self.i_leak0, lags)

@@ -30,6 +30,7 @@ __all__ = [
     "attribution_figure",
     "attribution_table",
     "convergence_time_figure",
+    "cost_figure",
     "learning_curve_figure",
     "retention_figure",
     "weight_figure",
@@ -605,6 +606,52 @@ def strategy_figure(ds: xr.Dataset) -> Figure | None:
     return make(ds)
 
 
+def cost_figure(ds: xr.Dataset) -> Figure | None:
+    """Yield against chip area and against energy to converge, one marker per sweep point (e.g. a
+    ``mismatch.area_scale`` sweep), with the yield's 95 % Wilson interval and, for the energy, the 25-75 %
+    range over the converged chips around their median.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        Two panels; ``None`` when nothing was swept or the result has no ``chip_area``.
+    """
+    dims = sweep_dims(ds)
+    if not dims or "chip_area" not in ds or "energy_to_converge" not in ds:
+        return None
+    points, total = _points(ds, MAX_PANELS * 4, dims)
+    fig = Figure(figsize=(11.0, 4.4), layout="constrained")
+    ax_a, ax_e = _panels(fig, 2, 2)
+    for k, pt in enumerate(points):
+        sub = ds.isel(pt)
+        y = 100 * float(sub["yield"])
+        yerr = [[y - 100 * float(sub["yield_lo"])], [100 * float(sub["yield_hi"]) - y]]
+        lab = _point_label(ds, pt)
+        col = f"C{k % 10}"
+        ax_a.errorbar([float(sub["chip_area"]) * 1e6], [y], yerr=yerr, marker="o", ms=5, capsize=3, color=col,
+                      label=lab)
+        e = sub["energy_to_converge"].values
+        e = e[np.isfinite(e)]  # not converged (NaN), or ideal blocks with no defined power (inf)
+        if e.size:
+            q25, q50, q75 = np.percentile(e, [25, 50, 75])
+            ax_e.errorbar([q50], [y], xerr=[[q50 - q25], [q75 - q50]], yerr=yerr, marker="o", ms=5, capsize=3,
+                          color=col, label=lab)
+    ax_a.set_xlabel("chip area [mm²] (devices and capacitors, no wiring)")
+    ax_e.set_xlabel("energy to converge [J], median and 25-75 % of converged chips")
+    ax_e.xaxis.set_major_formatter(EngFormatter(unit="J"))
+    for ax in (ax_a, ax_e):
+        ax.set_ylim(-3, 103)
+        ax.set_ylabel("yield [%]")
+        ax.grid(True, alpha=0.3)
+    ax_a.set_title("Yield vs chip area", fontsize=10)
+    ax_e.set_title("Yield vs energy to converge", fontsize=10)
+    ax_a.legend(fontsize=8)
+    shown = f" ({len(points)} of {total} points)" if total > len(points) else ""
+    _suptitle(fig, f"Cost of yield, {_study(ds)}: {ds.sizes['instance']} instances per point, 95 % Wilson "
+                   f"interval{shown}")
+    return fig
+
+
 def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list[Path]:
     """Write every figure that applies to ``ds`` as a PNG file into ``folder``.
 
@@ -620,10 +667,11 @@ def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list
     Returns
     -------
     list of pathlib.Path
-        The files written, in this order: ``learning_curves.png``, ``yield.png`` (sweeps only),
-        ``convergence_time.png``, ``attribution.png`` (when some sampled parameter varies),
-        ``weights.png``, ``retention.png`` (when the result has a retention phase), ``strategies.png`` (when
-        ``training.strategy`` and ``mismatch.scale`` are swept); for a yield budget (``mcaann budget``)
+        The files written, in this order: ``learning_curves.png``, ``yield.png`` and ``cost.png`` (yield against
+        chip area and energy to converge; sweeps only), ``convergence_time.png``, ``attribution.png`` (when some
+        sampled parameter varies), ``weights.png``, ``retention.png`` (when the result has a retention phase),
+        ``strategies.png`` (when ``training.strategy`` and ``mismatch.scale`` are swept); for a yield budget
+        (``mcaann budget``)
         ``budget.png`` only.
     """
     folder = Path(folder)
@@ -631,6 +679,7 @@ def write_figures(ds: xr.Dataset, folder: str | Path, *, dpi: int = 120) -> list
     makers = ((("budget", budget_figure),) if is_budget(ds) else ()) or (
         ("learning_curves", learning_curve_figure),
         ("yield", yield_figure),
+        ("cost", cost_figure),
         ("convergence_time", convergence_time_figure),
         ("attribution", attribution_figure),
         ("weights", weight_figure),

@@ -229,7 +229,7 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
         out += _pwl(f"Vt_{j}", f"t_{j}", *_step_wave(starts, [task.t[r, j] for r in order], edge))
 
     variant = blocks.Variant(sat_mult=math.isfinite(c.K_I), sat_pump=math.isfinite(c.I_max), leak=False,
-                             mismatch=True)
+                             mismatch=True, pump_g=blocks.pump_conductance(study))
     d = blocks.derive(variant, p, i_leak0)
 
     def q(k: int):

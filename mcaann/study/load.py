@@ -152,7 +152,7 @@ def _resolved_dict(study: Study) -> dict:
     d = study.model_dump(by_alias=True)
     d["circuit"]["R_e"] = study.circuit.R_e_eff
     proc = resolve_process(study)
-    for k in ("A_VT", "A_beta", "A_C", "C_density"):
+    for k in ("A_VT", "A_beta", "A_C", "C_density", "spread_gain", "spread_C"):
         d["process"][k] = getattr(proc, k)
     d["process"]["C_gate"] = gate_capacitance(study)
     d["leakage"]["G_leak"] = proc.G_leak

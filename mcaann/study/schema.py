@@ -79,6 +79,11 @@ class Circuit(_Section):
     C: PositiveSI = Field(0.1e-12, description="weight capacitance [F]")
     K_g: PositiveSI = Field(0.1e-6, description="charge-pump transconductance [S]")
     I_max: PositiveSI = Field(100e-9, description="charge-pump saturation current [A]; inf: linear")
+    pump_output: Literal["ideal", "simple", "cascoded"] = Field(
+        "cascoded", description="charge-pump output stage: its output conductance g_out = I_max / V_A (simple), "
+                              "that over (g_m/I) V_A (cascoded), or none (ideal)")
+    V_A_pump: FinitePositiveSI = Field(10.0, description="Early voltage of the pump's output devices [V]")
+    V_pump: FiniteSI = Field(0.0, description="voltage the pump's output conductance pulls the weight toward [V]")
     V_teach: NonNegSI = Field(1.0, description="teaching gate voltage [V]; 0: inference only")
     V_teach_ref: PositiveSI = Field(1.0, description="teaching reference voltage [V]")
     V_lo: SI = Field(-1.5, description="lower weight rail [V]")
@@ -108,12 +113,21 @@ class Process(_Section):
     A_C: NonNegSI | None = Field(None, description="capacitor mismatch [fraction*m]")
     C_density: PositiveSI | None = Field(None, description="capacitance per area [F/m^2]")
     C_gate: PositiveSI | None = Field(None, description="gate capacitance per area of the transistors [F/m^2]; preset")
+    spread_gain: FiniteNonNegSI | None = Field(
+        None, description="die-to-die (process) sigma of relative gains and tail currents, not scaled by area; "
+                          "preset")
+    spread_C: FiniteNonNegSI | None = Field(
+        None, description="die-to-die (process) sigma of the relative capacitance density, not scaled by area; "
+                          "preset")
 
     @model_validator(mode="after")
     def _known_preset(self) -> Process:
         from mcaann.variability.characterised import PresetFileError, is_file_preset, load_preset
-        from mcaann.variability.process import PRESETS
+        from mcaann.variability.process import PRESETS, RENAMED
 
+        if self.preset in RENAMED:
+            raise ValueError(f"preset: {self.preset!r} has no public source and was renamed "
+                             f"{RENAMED[self.preset]!r} (same values)")
         if is_file_preset(self.preset):
             try:
                 load_preset(self.preset)
@@ -131,7 +145,8 @@ class Mismatch(_Section):
     scale: NonNegSI = Field(1.0, description="multiplies every mismatch sigma")
     area_scale: PositiveSI = Field(1.0, description="multiplies every transistor area")
     global_fraction: Annotated[float, BeforeValidator(_si), Field(ge=0, le=1)] = Field(
-        0.2, description="die-to-die share of the variance of gains and capacitors (offsets: none)"
+        0.0, description="older studies: die-to-die share of the Pelgrom variance of gains and capacitors "
+                         "(the process spread, process.spread_gain and spread_C, adds to it)"
     )
     gm_over_I: PositiveSI = Field(
         15.0, description="g_m/I of the gain-setting devices [1/V] (weak inversion ~ 1/(n U_T))"

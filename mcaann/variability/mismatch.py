@@ -9,11 +9,14 @@ pump's up and down sources) use the mirror devices' own area ``area_mirror`` and
 ``gm_over_I_mirror``: a mirrored current's relative error, and an output offset current over its bias
 current, have the pair's ``sqrt(2) sqrt(A_beta^2 + (g_m/I * A_VT)^2) / sqrt(W L)``.
 
-The total variance of a gain or a capacitor splits into a local part (per block, share
-``1 - global_fraction``) and a die-to-die part shared by every block of one kind in an instance
-(share ``global_fraction``); offsets are purely local (a die-level threshold shift is common-mode
-to a differential pair and cancels). ``area_scale`` scales the local transistor areas only (die-to-die
-variation does not average out over a device's area); ``scale`` multiplies both parts.
+Gains, tail currents and capacitors also vary from die to die: a process spread (the preset's
+``spread_gain`` for relative gains and currents, ``spread_C`` for the capacitance density, or the
+study's ``process.spread_gain``, ``spread_C``) that does not shrink with device area. It is drawn once
+per die and parameter (block index ``GLOBAL_INDEX`` of the parameter's stream) and is common to every
+block of that parameter on the die. Older studies may also move a share ``global_fraction`` of the
+Pelgrom variance into that die-to-die part. Offsets are purely local (a die-level threshold shift is
+common-mode to a differential pair and cancels). ``area_scale`` scales the local transistor areas only;
+``scale`` multiplies both parts.
 Leakage conductances are log-normal with median ``G_leak`` (not scaled by ``scale``).
 
 An optional linear spatial gradient (Pelgrom's distance term ``S * D``): each die draws, per
@@ -101,7 +104,20 @@ def pelgrom_sigma(study, spec: ParamSpec) -> Sigma:
         return Sigma(0.0, 0.0)
     f = kind_factor(study, spec)
     sig = _unscaled_sigma(study, spec)
+    spread = mm.scale * process_spread(study, spec)
+    if spread:
+        sig = Sigma(sig.local, math.hypot(sig.glob, spread))
     return sig if f == 1.0 else Sigma(f * sig.local, f * sig.glob)
+
+
+def process_spread(study, spec: ParamSpec) -> float:
+    """The die-to-die process spread of a parameter, a relative sigma per die (not scaled by area): the resolved
+    ``spread_C`` for capacitors, ``spread_gain`` for gains, tail currents and current factors, 0 for offsets."""
+    if spec.kind == CAP:
+        return resolve_process(study).spread_C
+    if spec.kind in (GAIN, CURRENT, BETA):
+        return resolve_process(study).spread_gain
+    return 0.0
 
 
 def _unscaled_sigma(study, spec: ParamSpec) -> Sigma:
