@@ -13,7 +13,7 @@ from mcaann.engine.driver import kernel_spec, run_instances, study_task
 from mcaann.engine.reference import Reference
 from mcaann.study import load_study
 from mcaann.variability.mismatch import sample_instances
-from mcaann.variability.process import EPS_OX
+from mcaann.variability.process import EPS_OX, PRESETS
 
 #: kernel vs float64 reference after 3 epochs (as tests/test_engine.py)
 TOL = {"float64": 1e-12, "float32": 1e-5}
@@ -43,6 +43,15 @@ def test_node_time_constants_are_r_e_times_the_gate_load():
     assert 200e-9 < taus["y"][0] < 1e-6  # a few hundred ns, longer than T_row = 100 ns
     over = load_study("xor", {"settling.enabled": True, "settling.tau_e": 1e-8, "settling.tau_scale": 0.5})
     np.testing.assert_array_equal(settling.node_taus(over, topo)["e"], 0.5e-8)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_has_a_gate_capacitance(preset):
+    """Each preset gives its nodes time constants: an oxide of 1.4 to 8 nm, 4 to 25 fF/um^2."""
+    st = load_study("xor", {"settling.enabled": True, "process.preset": preset})
+    assert 4e-3 < PRESETS[preset].C_gate < 25e-3 and PRESETS[preset].sources["C_gate"]
+    taus = settling.node_taus(st, Topology((2, 8, 1)))
+    assert all(np.isfinite(t).all() and (t > 0).all() for t in taus.values())
 
 
 @pytest.mark.parametrize("method", ["euler", "heun", "rk4"])

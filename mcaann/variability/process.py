@@ -41,6 +41,9 @@ class Preset:
     spread_gain: float = 0.0
     #: die-to-die (process) sigma of the relative capacitance density, per die, not scaled by area
     spread_C: float = 0.0
+    #: gate-oxide capacitance per area of the core transistors, ``eps_ox / t_ox`` [F/m^2] (finite settling,
+    #: ``circuit.settling``; the inversion-layer and depletion corrections are left out)
+    C_gate: float = 0.0
     #: field -> where its value comes from (document and table, or model file and parameter)
     sources: dict = field(default_factory=dict, compare=False, hash=False)
 
@@ -52,7 +55,9 @@ class Preset:
 
 #: the numeric fields of a preset that must cite a source
 SOURCED_FIELDS = ("A_VT", "A_VT_p", "A_beta", "A_C", "C_density", "I_off_per_um", "V_dd", "E_a",
-                  "spread_gain", "spread_C")
+                  "spread_gain", "spread_C", "C_gate")
+
+EPS_OX = 3.9 * 8.8541878128e-12  # SiO2 permittivity [F/m]
 
 _SKY = "skywater-pdk-libs-sky130_fd_pr"
 _GF = "globalfoundries-pdk-libs-gf180mcu_fd_pr, models/ngspice/sm141064.ngspice"
@@ -63,6 +68,7 @@ PRESETS: dict[str, Preset] = {
     "sky130": Preset(
         "sky130", A_VT=7.76 * MV_UM, A_VT_p=5.86 * MV_UM, A_beta=0.344 * PCT_UM, A_C=2.8 * PCT_UM,
         C_density=2.0 * FF_PER_UM2, I_off_per_um=2.05e-12, V_dd=1.8, spread_gain=0.020, spread_C=0.038,
+        C_gate=EPS_OX / 4.148e-9,
         source="SkyWater SKY130 model files (sky130_fd_pr): nfet_01v8/pfet_01v8 mismatch corners, "
                "cap_mim_m3_1, models/parameters and r+c corners; see docs/process.md",
         sources={
@@ -87,11 +93,14 @@ PRESETS: dict[str, Preset] = {
                            "taken as one sigma; per die",
             "spread_C": f"{_SKY}, models/r+c/res_*__cap_high/low__lin.spice: camimc 2.231 and 1.778 fF/um^2 "
                         "(+11.6 / -11.1 % of 2.0), taken as 3 sigma: 3.8 %; per die",
+            "C_gate": f"{_SKY}, cells/nfet_01v8/sky130_fd_pr__nfet_01v8__tt.pm3.spice: toxe = 4.148e-09 m, "
+                      "epsrox = 3.9 (every bin): 8.3 fF/um^2",
         },
     ),
     "gf180": Preset(
         "gf180", A_VT=5.05 * MV_UM, A_VT_p=4.71 * MV_UM, A_beta=0.496 * PCT_UM, A_C=1.0 * PCT_UM,
         C_density=1.99 * FF_PER_UM2, I_off_per_um=4.0e-12, V_dd=3.3, spread_gain=0.0068, spread_C=0.0083,
+        C_gate=EPS_OX / 8e-9,
         source="GF180MCU model file sm141064.ngspice (gf180mcu_fd_pr): nmos_3p3/pmos_3p3 mismatch, "
                "mim_2p0fF, statistical section; A_C is typical (no MIM mismatch model); see docs/process.md",
         sources={
@@ -112,11 +121,13 @@ PRESETS: dict[str, Preset] = {
                            "mc_* = agauss(0, 1, 3): sigma 0.68 % of C_ox; per die",
             "spread_C": f"{_GF}, mim_cap statistics: mc_c_cox_2p0fF2 = agauss(0, 0.025, 3): sigma 0.83 %; "
                         "per die (corners mim_corner_2p0fF 0.9/1.1)",
+            "C_gate": f"{_GF}: .model nmos_3p3.0 toxe = 8e-009 m, epsrox = 3.9: 4.3 fF/um^2",
         },
     ),
     "ihp_sg13g2": Preset(
         "ihp_sg13g2", A_VT=3.9 * MV_UM, A_VT_p=2.2 * MV_UM, A_beta=0.5 * PCT_UM, A_C=10.0 * PCT_UM,
         C_density=1.5 * FF_PER_UM2, I_off_per_um=26e-12, V_dd=1.2, spread_gain=0.0133, spread_C=0.033,
+        C_gate=EPS_OX / 2.2404e-9,
         source="IHP SG13G2 open PDK model files (sg13g2_moslv_mismatch.lib, sg13g2_moslv_stat.lib, "
                "cornerCAP.lib, capacitors_mod_mismatch.lib, capacitors_stat.lib); see docs/process.md",
         sources={
@@ -137,11 +148,14 @@ PRESETS: dict[str, Preset] = {
                            "num_sigmas = 1): sigma 1.33 % of C_ox; per die",
             "spread_C": f"{_IHP}/capacitors_stat.lib: mc_cap_carea = gauss(cap_carea_norm, 0.033, num_sigmas "
                         "= 1): sigma 3.3 %; per die (cornerCAP.lib cap_bcs/cap_wcs 0.9/1.1)",
+            "C_gate": f"{_IHP}/sg13g2_moslv_parm.lib: sg13_lv_nmos PSP card toxo = 2.2404e-9 m, epsroxo = 3.9: "
+                      "15.4 fF/um^2",
         },
     ),
     "generic65": Preset(
         "generic65", A_VT=3.5 * MV_UM, A_VT_p=3.5 * MV_UM, A_beta=1.0 * PCT_UM, A_C=1.0 * PCT_UM,
         C_density=1.0 * FF_PER_UM2, I_off_per_um=20e-12, V_dd=1.2, spread_gain=0.02, spread_C=0.03,
+        C_gate=EPS_OX / 2.0e-9,
         source="No public source: textbook-typical values for a 65 nm bulk node (A_VT ~3.5 mV*um, "
                "MOM capacitor 1 fF/um^2, 20 pA/um leakage). Use for trends only.",
         sources={f: "no public source: typical of a 65 nm bulk node" for f in SOURCED_FIELDS},
@@ -149,6 +163,7 @@ PRESETS: dict[str, Preset] = {
     "generic28fdsoi": Preset(
         "generic28fdsoi", A_VT=1.5 * MV_UM, A_VT_p=1.5 * MV_UM, A_beta=0.8 * PCT_UM, A_C=1.0 * PCT_UM,
         C_density=1.0 * FF_PER_UM2, I_off_per_um=50e-12, V_dd=1.0, spread_gain=0.02, spread_C=0.03,
+        C_gate=EPS_OX / 1.4e-9,
         source="No public source: typical values reported for 28 nm FDSOI (undoped channel, A_VT "
                "~1.5 mV*um; 50 pA/um leakage). Use for trends only.",
         sources={f: "no public source: typical of a 28 nm FDSOI node" for f in SOURCED_FIELDS},
@@ -195,21 +210,8 @@ def resolve_process(study) -> ResolvedProcess:
     )
 
 
-EPS_OX = 3.9 * 8.8541878128e-12  # SiO2 permittivity [F/m]
-
-#: Gate-oxide capacitance per area [F/m^2] of each preset's core transistors, ``eps_ox / t_ox``, with its source
-#: (finite settling, ``circuit.settling``). The inversion-layer and depletion corrections are left out.
-GATE_CAPACITANCE: dict[str, tuple[float, str]] = {
-    "sky130": (EPS_OX / 4.148e-9, "sky130_fd_pr__nfet_01v8 BSIM4 model card: toxe = 4.148 nm (8.3 fF/um^2)"),
-    "gf180": (EPS_OX / 7.9e-9, "typical 3.3 V gate oxide, t_ox ~7.9 nm (4.4 fF/um^2); not from the PDK"),
-    "ihp_sg13g2": (EPS_OX / 2.2404e-9, "IHP SG13G2 sg13g2_moslv_parm.lib, sg13_lv_nmos PSP card: toxo = 2.2404 nm, "
-                                       "epsroxo = 3.9 (15.4 fF/um^2)"),
-    "generic65": (EPS_OX / 2.0e-9, "textbook-typical 65 nm core oxide, t_ox ~2 nm (17 fF/um^2); trends only"),
-    "fdsoi28": (EPS_OX / 1.4e-9, "typical 28 nm high-k gate, EOT ~1.4 nm (25 fF/um^2); trends only"),
-}
-
 
 def gate_capacitance(study) -> float:
     """Gate capacitance per area [F/m^2]: the study's ``process.C_gate``, else its preset's."""
     given = study.process.C_gate
-    return given if given is not None else GATE_CAPACITANCE[base_preset(study.process.preset)][0]
+    return given if given is not None else PRESETS[base_preset(study.process.preset)].C_gate
