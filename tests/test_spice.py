@@ -109,7 +109,7 @@ def test_ngspice_matches_engine_50_epochs():
     """Done-when: 2 mismatched non-ideal leaky xor instances, RK4 at 1 ns, 50 epochs: within 1 mV."""
     from mcaann.engine.driver import run_instances
 
-    st = load_study("xor", CHECK)
+    st = load_study("xor", {**CHECK, "integrator.dt": 1e-9})
     eng = run_instances(st, 0, 2)
     assert not eng.diverged.any()
     # the leakage matters (tens of mV over the run) and the weights move a lot

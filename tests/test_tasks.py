@@ -225,7 +225,9 @@ def test_per_chip_transfer_on_exactly_known_chips_reaches_their_software_accurac
     """No measurement noise: the fit recovers every forward block, so each chip classifies its training rows
     exactly as the software model of that chip does; with noise the fit is off."""
     n = 64
-    st = load_study(_study(), {"mismatch.scale": 4.0, "training.strategy": "transfer_per_chip",
+    # mismatch.scale 2 with sky130's sourced A_VT (7.76 mV um) is about the 4 of the earlier 3.4 mV um; at 4 some
+    # activations' transitions leave the measured grid and cannot be fitted
+    st = load_study(_study(), {"mismatch.scale": 2.0, "training.strategy": "transfer_per_chip",
                                "monte_carlo.instances": n})
     inst = np.arange(n)
     chip = Chip(st, study_task(st), sample_instances(st, Topology((4, 4, 3)), inst), inst)

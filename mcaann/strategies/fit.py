@@ -97,7 +97,11 @@ def _saturating(variant, a: np.ndarray, b: np.ndarray, m: np.ndarray, theta: np.
             for j in range(i, 5):
                 jtj[:, i, j] = jtj[:, j, i] = np.einsum("bp,bp->b", cols[i], cols[j])
         rhs = np.stack([np.einsum("bp,bp->b", c, r) for c in cols], axis=-1)
-        damped = jtj + lam[active, None, None] * np.einsum("bii->bi", jtj)[:, :, None] * np.eye(5)
+        # a parameter that does not move the readings (a block with a column of zeros, e.g. a gain clipped to
+        # ~0) gets a floor on its damping, so that its step is 0 rather than the solve singular
+        diag = np.einsum("bii->bi", jtj)
+        diag = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True))
+        damped = jtj + lam[active, None, None] * diag[:, :, None] * np.eye(5)
         step = np.linalg.solve(damped, rhs[..., None])[..., 0]
         txa, txb, tt, tr, tcost = parts(th + step, m[active])
         ok = np.isfinite(tcost) & (tcost <= cost)
@@ -153,7 +157,10 @@ def fit_activations(study, derived: dict, nominal: dict, inst: np.ndarray) -> di
         jac = np.stack([s, -amp[..., None] * ds * u / r[..., None], -amp[..., None] * ds / r[..., None]], axis=-1)
         jtj = np.einsum("...pi,...pj->...ij", jac, jac)
         rhs = np.einsum("...pi,...p->...i", jac, y - amp[..., None] * s)
-        step = np.linalg.solve(jtj, rhs[..., None])[..., 0]
+        # a block whose transition lies outside the grid leaves its parameters unidentified: a small ridge keeps
+        # the solve regular (that block's fit stays near its start) instead of stopping every chip
+        ridge = 1e-12 * (np.einsum("...ii->...", jtj)[..., None, None] + 1e-300) * np.eye(3)
+        step = np.linalg.solve(jtj + ridge, rhs[..., None])[..., 0]
         amp, r, c = amp + step[..., 0], r + step[..., 1], c + step[..., 2]
     r, c = r * scale[..., 0], c * scale[..., 0]
     return {"v_amp": amp, "iref": r, "ioff": c}
