@@ -48,7 +48,7 @@ def test_node_time_constants_are_r_e_times_the_gate_load():
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_has_a_gate_capacitance(preset):
     """Each preset gives its nodes time constants: an oxide of 1.4 to 8 nm, 4 to 25 fF/um^2."""
-    st = load_study("xor", {"settling.enabled": True, "process.preset": preset})
+    st = load_study("xor", {"settling.enabled": True, "process.preset": preset, "circuit.operating_point": "seed004"})
     assert 4e-3 < PRESETS[preset].C_gate < 25e-3 and PRESETS[preset].sources["C_gate"]
     taus = settling.node_taus(st, Topology((2, 8, 1)))
     assert all(np.isfinite(t).all() and (t > 0).all() for t in taus.values())
@@ -95,8 +95,7 @@ def test_tau_zero_is_the_algebraic_model_bit_for_bit():
     np.testing.assert_array_equal(wa, wb)
 
 
-@pytest.mark.parametrize("method,dtype", [("euler", "float64"), ("heun", "float64"), ("rk4", "float64"),
-                                          ("heun", "float32")])
+@pytest.mark.parametrize("method,dtype", [("euler", "float32"), ("heun", "float64"), ("rk4", "float64")])
 def test_kernel_matches_reference_with_node_lags(method, dtype):
     # every block non-ideal, teaching off for the first 20 ns of a row (the nodes settle meanwhile), the gradient
     # nodes' tau at the step (5 ns), the others a few hundred ns

@@ -21,7 +21,7 @@ def test_every_builtin_loads():
 
 
 def test_overrides_and_spice_strings():
-    st = load_study("xor", {"circuit.C": "0.2p", "integrator.method": "heun", "circuit.V_amp": 2.0})
+    st = load_study("xor_seed004", {"circuit.C": "0.2p", "integrator.method": "heun", "circuit.V_amp": 2.0})
     assert st.circuit.C == pytest.approx(0.2e-12)
     assert st.integrator.method == "heun"
     assert st.circuit.R_e_eff == pytest.approx(2.0 / 0.25e-6)  # derived after overrides

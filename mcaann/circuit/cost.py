@@ -7,8 +7,8 @@ A first-order budget a designer can rerun, not a layout:
   output mirror pair; a differential-pair sigmoid: pair, tail and load; ...), of which ``MIRROR_DEVICES`` are
   current-mirror devices at ``mismatch.area_mirror`` (times ``area_scale``), plus every weight capacitor at
   ``C / C_density``. Wiring, routing and spacing are left out, so that the figure is a floor;
-- **static power** [W]: the supply (the preset's ``V_dd``) times the bias currents that flow all the time in
-  a clockless chip: each multiplier's tail current ``K_I`` (its saturation current), each charge pump's
+- **static power** [W]: the supply (``process.V_dd``, else the preset's) times the bias currents that flow all
+  the time in a clockless chip: each multiplier's tail current ``K_I`` (its saturation current), each charge pump's
   ``I_max``, each neuron's activation, derivative and error circuits at ``I_ref`` and its delta circuit (a
   multiplier) at ``K_I``. Ideal blocks (``K_I`` or ``I_max`` infinite) draw no defined current: the power is
   then ``inf``.
@@ -49,8 +49,7 @@ class ChipCost:
 
 def chip_cost(study) -> ChipCost:
     """The area and static power of the study's chip at its nominal values."""
-    from mcaann.variability.characterised import base_preset
-    from mcaann.variability.process import PRESETS, resolve_process
+    from mcaann.variability.process import resolve_process, supply_voltage
 
     topo = Topology(tuple(study.network.layers))
     mm, c = study.mismatch, study.circuit
@@ -61,7 +60,7 @@ def chip_cost(study) -> ChipCost:
     capacitor_area = topo.n_weights * c.C / resolve_process(study).C_density
     currents = (topo.n_weights * (3 * c.K_I + c.I_max)
                 + topo.n_neurons * (3 * c.I_ref + c.K_I))
-    v_dd = PRESETS[base_preset(study.process.preset)].V_dd
+    v_dd = supply_voltage(study)
     power = v_dd * currents if math.isfinite(currents) else math.inf
     return ChipCost(device_area, capacitor_area, power)
 

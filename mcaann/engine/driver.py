@@ -16,6 +16,7 @@ import numpy as np
 
 from mcaann.circuit.blocks import derive, noise_sigma, pump_conductance
 from mcaann.circuit.network import Topology
+from mcaann.circuit.operating_point import check_task_levels
 from mcaann.circuit.settling import lag_parameters
 from mcaann.engine.codegen import FUSE_MAX_WEIGHTS, KernelSpec, derived_names, noise_rows
 from mcaann.engine.kernels import kernel_function
@@ -130,9 +131,14 @@ def _eqprop_arrays(study, params: dict, n_blocks: int, dtype, syn: list[str], ne
 def study_task(study) -> TaskData:
     """The study's dataset, checked against the network's input and output sizes."""
     try:
-        task = load_task(study.task.dataset, study.base_dir, study.task.split, study.task.split_seed)
+        task = load_task(study.task.dataset, study.base_dir, study.task.split, study.task.split_seed,
+                         full_scale=study.circuit.V_amp)
     except TaskDataError as exc:
         raise StudyError(f"task.dataset: {exc}") from None
+    try:
+        check_task_levels(study, task.x, task.t)
+    except ValueError as exc:
+        raise StudyError(str(exc)) from None
     layers = study.network.layers
     if task.x.shape[1] != layers[0]:
         raise StudyError(

@@ -186,7 +186,9 @@ def netlist(study, instance: int, epochs: int | None = None) -> str:
         f"* mcaann {__version__} ngspice netlist: study '{study.name}', instance {instance}, "
         f"seed {study.monte_carlo.seed}, layers [{coords}], {epochs} epochs ({tk.order} order)",
         "* Block-level, behavioural model of one simulated chip (docs/model.md), with this",
-        "* instance's sampled block parameters. Units SI. Thermal noise is NOT modelled (deterministic",
+        "* instance's sampled block parameters. Units SI; node 0 is the chip's mid-rail reference",
+        f"* (V_dd / 2, operating point {c.operating_point!r}): every voltage is counted from it.",
+        "* Thermal noise is NOT modelled (deterministic",
         "* transient); the engine's static evaluation between epochs is not part of the netlist.",
         "* Nodes: w_<layer>_<post>_<pre> weight (layer 1-based, post 0-based, pre 0 = bias),",
         "*   x_<i> input column i, t_<j> target column j, bias, vteach, vrest,",

@@ -86,12 +86,21 @@ class Circuit(_Section):
     V_pump: FiniteSI = Field(0.0, description="voltage the pump's output conductance pulls the weight toward [V]")
     V_teach: NonNegSI = Field(1.0, description="teaching gate voltage [V]; 0: inference only")
     V_teach_ref: PositiveSI = Field(1.0, description="teaching reference voltage [V]")
-    V_lo: SI = Field(-1.5, description="lower weight rail [V]")
-    V_hi: SI = Field(1.5, description="upper weight rail [V]")
+    operating_point: Literal["seed004", "supply"] = Field(
+        "seed004", description="seed004: the levels as given (rails -1.5/1.5 V unless set, seed 004's numbers); "
+                               "supply: every voltage around the mid-rail reference and inside the preset's supply "
+                               "(rails from the pump's output swing unless set; levels that do not fit are refused)")
+    V_dsat_out: PositiveSI = Field(
+        0.15, description="saturation voltage of one output device [V]: a block's output swing stops this far from "
+                          "each supply rail per device it stacks (operating_point = supply)")
+    V_lo: SI | None = Field(None, description="lower weight rail, from the mid-rail reference [V]; "
+                                              "default -1.5 (seed004) or the pump's output swing (supply)")
+    V_hi: SI | None = Field(None, description="upper weight rail, from the mid-rail reference [V]; "
+                                              "default 1.5 (seed004) or the pump's output swing (supply)")
 
     @model_validator(mode="after")
     def _rails(self) -> Circuit:
-        if not self.V_lo < self.V_hi:
+        if self.V_lo is not None and self.V_hi is not None and not self.V_lo < self.V_hi:
             raise ValueError("V_lo: must be below V_hi")
         return self
 
@@ -113,6 +122,7 @@ class Process(_Section):
     A_C: NonNegSI | None = Field(None, description="capacitor mismatch [fraction*m]")
     C_density: PositiveSI | None = Field(None, description="capacitance per area [F/m^2]")
     C_gate: PositiveSI | None = Field(None, description="gate capacitance per area of the transistors [F/m^2]; preset")
+    V_dd: FinitePositiveSI | None = Field(None, description="core supply [V]; preset")
     spread_gain: FiniteNonNegSI | None = Field(
         None, description="die-to-die (process) sigma of relative gains and tail currents, not scaled by area; "
                           "preset")
@@ -433,6 +443,9 @@ class Study(_Section):
             )
         if not math.isfinite(self.circuit.C):
             raise ValueError("circuit.C: must be finite")
+        from mcaann.circuit.operating_point import resolve_levels
+
+        resolve_levels(self)
         if self.network.learning == "eqprop":
             self._check_eqprop()
         return self

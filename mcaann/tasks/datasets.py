@@ -17,9 +17,10 @@ import numpy as np
 
 #: folder of the shipped data files (provenance and licence in its README.md)
 DATA_DIR = Path(__file__).resolve().parent / "data"
-#: the chip's target levels for a class: low (other classes) and high (this class) [V]
+#: the chip's target levels for a class: low (other classes) and high (this class) [V], for a 1 V signal
+#: swing (``load_task`` scales the built-in tasks by the study's ``circuit.V_amp``)
 TARGET_LO, TARGET_HI = 0.1, 0.9
-#: the circuit's input range: features are scaled linearly onto it [V]
+#: the circuit's input range for a 1 V signal swing: features are scaled linearly onto it [V]
 INPUT_LO, INPUT_HI = 0.0, 1.0
 #: share of the rows a seeded split holds out for testing
 TEST_FRACTION = 0.3
@@ -248,8 +249,12 @@ def _split_column(path: Path, rows: list, header: list) -> tuple[np.ndarray, lis
 SPLITS = ("auto", "seeded", "column", "none")
 
 
-def load_task(name: str, base_dir: Path | None = None, split: str = "auto", split_seed: int = 0) -> TaskData:
+def load_task(name: str, base_dir: Path | None = None, split: str = "auto", split_seed: int = 0,
+              full_scale: float = 1.0) -> TaskData:
     """A built-in task by name, or a CSV file (relative paths against ``base_dir``), with its rows split.
+
+    ``full_scale`` [V]: a built-in task's inputs and targets are given for a 1 V signal swing (seed 004's) and
+    scaled by it (the study passes its ``circuit.V_amp``); a CSV's voltages are taken as they are.
 
     ``split``: ``"auto"`` holds out rows of the built-in ``iris`` and ``digits`` by ``split_seed`` and of a
     CSV by its ``split`` column (other tasks train on every row); ``"seeded"`` holds out ``TEST_FRACTION``
@@ -258,6 +263,9 @@ def load_task(name: str, base_dir: Path | None = None, split: str = "auto", spli
     """
     if name in BUILTIN_TASKS:
         task = BUILTIN_TASKS[name]()
+        if full_scale != 1.0:
+            thr = None if task.thresholds is None else task.thresholds * full_scale
+            task = replace(task, x=task.x * full_scale, t=task.t * full_scale, thresholds=thr)
     else:
         path = Path(name)
         if not path.is_absolute() and base_dir is not None:

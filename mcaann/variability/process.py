@@ -215,3 +215,9 @@ def gate_capacitance(study) -> float:
     """Gate capacitance per area [F/m^2]: the study's ``process.C_gate``, else its preset's."""
     given = study.process.C_gate
     return given if given is not None else PRESETS[base_preset(study.process.preset)].C_gate
+
+
+def supply_voltage(study) -> float:
+    """Core supply [V]: the study's ``process.V_dd``, else its preset's."""
+    given = study.process.V_dd
+    return given if given is not None else PRESETS[base_preset(study.process.preset)].V_dd
