@@ -331,12 +331,14 @@ SIZES = ((2, 8, 1), (4, 16, 3), (16, 32, 10), (64, 32, 10))
 
 
 def _size_study(layers: tuple[int, ...], dtype: str, epochs: int, folder: str):
-    """The realistic study on a network of ``layers`` with 4 random rows (the rate does not depend on the data)."""
+    """The realistic study on a network of ``layers`` with 4 random rows (the rate does not depend on the data), at
+    the study's signal swing (``circuit.V_amp``)."""
     path = os.path.join(folder, f"rows_{'_'.join(map(str, layers))}.csv")
     if not os.path.exists(path):
         rng = np.random.default_rng(0)
         cols = [f"x{i}" for i in range(layers[0])] + [f"t{j}" for j in range(layers[-1])]
-        data = np.hstack([rng.uniform(0, 1, (4, layers[0])), rng.uniform(0.1, 0.9, (4, layers[-1]))])
+        swing = load_study(REALISTIC).circuit.V_amp
+        data = swing * np.hstack([rng.uniform(0, 1, (4, layers[0])), rng.uniform(0.1, 0.9, (4, layers[-1]))])
         np.savetxt(path, data, delimiter=",", header=",".join(cols), comments="")
     return load_study(REALISTIC, {"network.layers": list(layers), "task.dataset": path, "task.epochs": epochs,
                                   "integrator.dtype": dtype, **EULER_1NS})
