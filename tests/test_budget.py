@@ -377,3 +377,32 @@ def test_allocate_command_writes_a_runnable_study(delta_budget, tmp_path):
     assert st.mismatch.area_error <= base.mismatch.area_error  # nothing needed to grow
     assert out.read_text().startswith("# mcaann allocate")
     assert [p.name for p in tmp_path.iterdir()] == ["a.toml"]
+
+
+def test_allocation_shrinks_from_uniform_when_no_single_kind_gains(monkeypatch):
+    # A yield model in place of the simulation (the search's logic alone): a chip converges only when every kind's
+    # area is at least 4 x the study's, so that growing any one kind gains nothing.
+    import mcaann.scale.allocate as alloc_mod
+
+    st = load_study("two_rows", {"monte_carlo.instances": 64})
+    keys = alloc_mod.area_keys(st)
+    base = {key: alloc_mod._value(st, key) for fields in keys.values() for key in fields}
+
+    def fake_run_points(study, points, **kw):
+        n = study.monte_carlo.instances
+        out = []
+        for p in points:
+            factors = {k: p.get(fields[0], base[fields[0]]) / base[fields[0]] for k, fields in keys.items()}
+            if not any(key in base for key in p):  # the reach check (every device exact)
+                out.append(np.ones(n, bool))
+                continue
+            out.append(np.full(n, min(factors.values()) >= 4 - 1e-9))
+        return out
+
+    monkeypatch.setattr(alloc_mod, "run_points", fake_run_points)
+    a = alloc_mod.allocate(st, 0.9, check_instances=64)
+    assert ("from uniform", a.uniform) in a.trace
+    assert a.uniform.factors == {k: pytest.approx(4.0) for k in keys}
+    assert a.allocated.factors == a.uniform.factors  # every kind is needed at 4 x: nothing shrinks
+    assert a.allocated.area <= a.uniform.area
+    assert a.runs < 10 + 2 * len(keys) + 3  # uniform search, one failing grow step, one shrink try per kind

@@ -9,13 +9,16 @@ The search (each step one batch of runs through the existing backends):
 
 0. *reach*: the study with every device exact (the limit of infinite area) must meet the target, else no area
    can and the search stops at once;
-1. *grow*: from the study's areas, try each kind's area x ``GROW``; take the move with the most chips gained per
-   area added (none gains: every area x ``GROW``); until feasible;
-2. *shrink*: kind by kind, largest area first, divide its area by ``SHRINK`` while the design stays feasible
+1. *uniform*: the reference, every area (capacitors included) times one factor, found by doubling and bisection
+   to the same criterion on the same chips;
+2. *grow*: from the study's areas, try each kind's area x ``GROW``; take the move with the most chips gained per
+   area added (none gains: every area x ``GROW``); until feasible. When already the first step finds no single
+   kind whose growth gains a chip (the yield is lost to every kind together), the search starts from the uniform
+   design instead, which growing every area alike would reach one doubling at a time;
+3. *shrink*: kind by kind, largest area first, divide its area by ``SHRINK`` while the design stays feasible
    (down to ``MIN_FACTOR`` of the study's area).
 
-Uniform scaling, the reference, multiplies every area (capacitors included) by one factor, found by doubling
-and bisection to the same criterion on the same chips. Both designs are then checked on fresh chips: another
+ Both designs are then checked on fresh chips: another
 seed (never the tuning seed) and their own count, with the yield's Wilson interval.
 
 Areas (kinds): the device area field ``mismatch.area_<block>`` of every block with a sampled parameter, read
@@ -133,7 +136,10 @@ class _Tuner:
         return float(wilson_interval(d.converged, self.n)[1]) >= self.target
 
 
-def _grow(t: _Tuner, d: Design, trace: list) -> Design:
+def _grow(t: _Tuner, d: Design, trace: list) -> Design | None:
+    """Grow one kind at a time until feasible (a step where none gains grows every area); ``None`` when already
+    the first step finds no single kind whose growth gains a chip."""
+    first = True
     while not t.feasible(d):
         if max(d.factors.values()) >= MAX_FACTOR:
             raise StudyError(f"--target-yield: {t.target:g} not reached on {t.n} tuning chips with areas up to "
@@ -141,8 +147,11 @@ def _grow(t: _Tuner, d: Design, trace: list) -> Design:
         cands = [{**d.factors, k: d.factors[k] * GROW} for k in t.keys]
         moves = t.run(cands)
         best = max(moves, key=lambda m: (m.converged - d.converged) / max(m.area - d.area, 1e-30))
-        if best.converged <= d.converged:  # no single kind helps: grow every area
+        if best.converged <= d.converged:  # no single kind helps
+            if first:
+                return None
             best = t.run([{k: f * GROW for k, f in d.factors.items()}])[0]
+        first = False
         trace.append(("grow", best))
         d = best
     return d
@@ -222,12 +231,17 @@ def allocate(study, target: float, *, check_seed: int | None = None, check_insta
     say(f"every device exact: {limit}/{t.n} converge")
     base = t.run([{k: 1.0 for k in keys}])[0]
     say(f"study: {base.converged}/{t.n} converge")
-    grown = _grow(t, base, trace)
-    say(f"grown: {grown.converged}/{t.n}, area x{grown.area / base.area:.3g} ({t.runs} runs)")
-    allocated = _shrink(t, grown, trace)
-    say(f"allocated: {allocated.converged}/{t.n}, area x{allocated.area / base.area:.3g} ({t.runs} runs)")
     uniform = _uniform(t, base)
     say(f"uniform: {uniform.converged}/{t.n}, area x{uniform.area / base.area:.3g} ({t.runs} runs)")
+    grown = _grow(t, base, trace)
+    if grown is None:
+        say("no single kind's growth gains a chip: shrinking from the uniform design")
+        trace.append(("from uniform", uniform))
+        grown = uniform
+    else:
+        say(f"grown: {grown.converged}/{t.n}, area x{grown.area / base.area:.3g} ({t.runs} runs)")
+    allocated = _shrink(t, grown, trace)
+    say(f"allocated: {allocated.converged}/{t.n}, area x{allocated.area / base.area:.3g} ({t.runs} runs)")
     fresh = study.at({"monte_carlo.seed": check_seed, "monte_carlo.instances": n_check})
     check = run_points(fresh, [t.overrides(allocated.factors), t.overrides(uniform.factors)], **t.run_kw)
     allocated_study = study.at(t.overrides(allocated.factors))
