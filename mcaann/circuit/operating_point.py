@@ -71,8 +71,8 @@ def resolve_levels(study) -> None:
                 raise ValueError(f"circuit.{key}: {value:g} V is outside the pump's output swing, "
                                  f"+-{swing:.3g} V around mid-rail ({_where(study)})")
         sig = signal_swing(study)
-        for key, value in (("V_amp", c.V_amp), ("V_bias", abs(c.V_bias))):
-            if value > sig:
+        for key, value in (("V_amp", c.V_amp), ("V_bias", c.V_bias)):
+            if abs(value) > sig:
                 raise ValueError(f"circuit.{key}: {value:g} V does not fit in the supply: a neuron output or input "
                                  f"reaches at most {sig:.3g} V from mid-rail ({_where(study)})")
     # Written past validation so that the rails stay "unset" in the study as given (sweeps re-derive them).
