@@ -256,6 +256,8 @@ def allocate(
     seed: Annotated[int | None, typer.Option(help="seed of the tuning chips")] = None,
     check_seed: Annotated[int | None, typer.Option(help="seed of the fresh chips (default: tuning seed + 1)")] = None,
     check_instances: Annotated[int | None, typer.Option(help="fresh chips (default: as many as tuning)")] = None,
+    max_area_factor: Annotated[float | None, typer.Option(
+        help="largest area per kind, times the study's (default 1024)")] = None,
     set_: SetOpt = None,
     threads: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'")] = None,
@@ -285,7 +287,8 @@ def allocate(
         _fail(str(exc))
     try:
         with _sigterm_as_exception(), _one_line_warnings():
-            a = run_allocate(st, target_yield, check_seed=check_seed, check_instances=check_instances,
+            limit = {} if max_area_factor is None else {"max_factor": max_area_factor}
+            a = run_allocate(st, target_yield, check_seed=check_seed, check_instances=check_instances, **limit,
                              threads=threads, dask=dask, chunk=chunk, progress=None if quiet else console.print)
     except StudyError as exc:
         _fail(str(exc))

@@ -266,7 +266,7 @@ def test_budget_bad_input_writes_nothing(tmp_path, args, field):
 # ----------------------------------------------------------------------------- allocation
 
 #: the delta circuits dominate (4x their Pelgrom sigma); every other kind varies as the preset says. No process
-#: spread (area cannot remove it, while the reach check's exact devices do) and an ideal pump output (its
+#: spread (area cannot remove it) and an ideal pump output (its
 #: conductance, 0.2 nS cascoded, costs this weakly driven study 11 of its 58 chips that converge without mismatch);
 #: and sky130's numbers before they were sourced (vth0-only A_VT 3.4 mV*um, A_beta 1 %*um, 20 % die to die): at the
 #: sourced values the current mirrors' output offsets dominate instead of the delta circuits
@@ -379,30 +379,60 @@ def test_allocate_command_writes_a_runnable_study(delta_budget, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.toml"]
 
 
-def test_allocation_shrinks_from_uniform_when_no_single_kind_gains(monkeypatch):
-    # A yield model in place of the simulation (the search's logic alone): a chip converges only when every kind's
-    # area is at least 4 x the study's, so that growing any one kind gains nothing.
+def _fake_allocation(monkeypatch, converges, **kw):
+    """``allocate`` on a yield model in place of the simulation (the search's logic alone): ``converges(factors)``
+    says whether every tuning chip converges at those area factors per kind (``None``: every device exact)."""
     import mcaann.scale.allocate as alloc_mod
 
     st = load_study("two_rows", {"monte_carlo.instances": 64})
     keys = alloc_mod.area_keys(st)
     base = {key: alloc_mod._value(st, key) for fields in keys.values() for key in fields}
 
-    def fake_run_points(study, points, **kw):
+    def fake_run_points(study, points, **_):
         n = study.monte_carlo.instances
         out = []
         for p in points:
-            factors = {k: p.get(fields[0], base[fields[0]]) / base[fields[0]] for k, fields in keys.items()}
-            if not any(key in base for key in p):  # the reach check (every device exact)
-                out.append(np.ones(n, bool))
-                continue
-            out.append(np.full(n, min(factors.values()) >= 4 - 1e-9))
+            exact = not any(key in base for key in p)  # the reach check's exact devices
+            factors = None if exact else {k: p.get(f[0], base[f[0]]) / base[f[0]] for k, f in keys.items()}
+            out.append(np.full(n, converges(factors)))
         return out
 
     monkeypatch.setattr(alloc_mod, "run_points", fake_run_points)
-    a = alloc_mod.allocate(st, 0.9, check_instances=64)
+    return keys, alloc_mod.allocate(st, 0.9, check_instances=64, **kw)
+
+
+def test_allocation_shrinks_from_uniform_when_no_single_kind_gains(monkeypatch):
+    # a chip converges only when every kind's area is at least 4 x the study's: growing any one kind gains nothing
+    keys, a = _fake_allocation(monkeypatch, lambda f: f is None or min(f.values()) >= 4 - 1e-9)
     assert ("from uniform", a.uniform) in a.trace
     assert a.uniform.factors == {k: pytest.approx(4.0) for k in keys}
     assert a.allocated.factors == a.uniform.factors  # every kind is needed at 4 x: nothing shrinks
     assert a.allocated.area <= a.uniform.area
-    assert a.runs < 10 + 2 * len(keys) + 3  # uniform search, one failing grow step, one shrink try per kind
+    # reach (2), study, uniform (32, 4, 2 x; 3 bisections), one failing grow step, one shrink try per kind, the
+    # fresh-chip checks (2)
+    assert a.runs == 2 + 1 + 6 + len(keys) + len(keys) + 2
+
+
+def test_allocation_shrink_finds_each_kinds_least_area_by_bisection(monkeypatch):
+    # each kind needs its own area: 8 x for the multipliers, 2 x for the capacitor, nothing for the others; the
+    # shrink lands every kind on the smallest grid area at or above its need, in a few runs per kind
+    need = {"multiplier": 8.0, "capacitor": 2.0}
+    keys, a = _fake_allocation(
+        monkeypatch, lambda f: f is None or all(f[k] >= need.get(k, 0) - 1e-9 for k in f))
+    f, u = a.allocated.factors, max(a.uniform.factors.values())
+    assert u == pytest.approx(8.0)
+    for k in keys:
+        grid = [u / math.sqrt(2) ** j for j in range(30) if u / math.sqrt(2) ** j >= 0.25 - 1e-12]
+        assert f[k] == pytest.approx(min(g for g in grid if g >= need.get(k, 0) - 1e-9))
+    assert a.runs <= 2 + 1 + 6 + len(keys) + 5 * len(keys) + 2
+
+
+def test_allocation_out_of_reach_within_the_largest_area(monkeypatch):
+    # every device exact converges, but no area up to the limit does: stop after the reach check, naming both
+    def converges(f):
+        return f is None or min(f.values()) >= 2048
+
+    with pytest.raises(StudyError, match=r"out of reach within 1024 x .* 0/64 .* 64/64 with every device exact"):
+        _fake_allocation(monkeypatch, converges)
+    _, a = _fake_allocation(monkeypatch, converges, max_factor=4096)  # a higher limit reaches it
+    assert max(a.uniform.factors.values()) == pytest.approx(2048 * 2 ** (1 / 8), rel=0.1)

@@ -7,18 +7,20 @@ its yield on the tuning chips reaches the target. The chip area is :func:`mcaann
 
 The search (each step one batch of runs through the existing backends):
 
-0. *reach*: the study with every device exact (the limit of infinite area) must meet the target, else no area
-   can and the search stops at once;
-1. *uniform*: the reference, every area (capacitors included) times one factor, found by doubling and bisection
-   to the same criterion on the same chips;
+0. *reach*: the study with every area ``max_factor`` x its own (default ``MAX_FACTOR``; it keeps what area does
+   not shrink: the die-to-die process spread, leakage, noise) must meet the target, else the search stops at once;
+   the same batch runs every device exact (the limit of infinite area, process spread removed too), to say whether
+   the rest is lost to training itself;
+1. *uniform*: the reference, every area (capacitors included) times one factor, found by bisection in log between
+   the study and ``max_factor`` (by halving when the study already meets the target) on the same chips;
 2. *grow*: from the study's areas, try each kind's area x ``GROW``; take the move with the most chips gained per
    area added (none gains: every area x ``GROW``); until feasible. When already the first step finds no single
    kind whose growth gains a chip (the yield is lost to every kind together), the search starts from the uniform
    design instead, which growing every area alike would reach one doubling at a time;
-3. *shrink*: kind by kind, largest area first, divide its area by ``SHRINK`` while the design stays feasible
-   (down to ``MIN_FACTOR`` of the study's area).
+3. *shrink*: kind by kind, largest saving first, the smallest area on a grid of ``SHRINK`` steps (down to
+   ``MIN_FACTOR`` of the study's area) that keeps the design feasible, by bisection (a few runs per kind).
 
- Both designs are then checked on fresh chips: another
+Both designs are then checked on fresh chips: another
 seed (never the tuning seed) and their own count, with the yield's Wilson interval.
 
 Areas (kinds): the device area field ``mismatch.area_<block>`` of every block with a sampled parameter, read
@@ -47,7 +49,7 @@ GROW = 2.0
 SHRINK = math.sqrt(2.0)
 #: smallest area factor against the study's own
 MIN_FACTOR = 0.25
-#: largest area factor against the study's own (the search gives up beyond it)
+#: default largest area factor against the study's own (the search gives up beyond it)
 MAX_FACTOR = 1024.0
 
 
@@ -115,8 +117,9 @@ class Allocation:
 class _Tuner:
     """Runs designs on the tuning chips and counts the runs."""
 
-    def __init__(self, study, keys: dict[str, tuple[str, ...]], target: float, run_kw: dict):
+    def __init__(self, study, keys: dict[str, tuple[str, ...]], target: float, run_kw: dict, max_factor: float):
         self.study, self.keys, self.target, self.run_kw = study, keys, target, run_kw
+        self.max_factor = max_factor
         self.base = {key: _value(study, key) for fields in keys.values() for key in fields}
         self.n = study.monte_carlo.instances
         self.runs = 0
@@ -141,9 +144,9 @@ def _grow(t: _Tuner, d: Design, trace: list) -> Design | None:
     the first step finds no single kind whose growth gains a chip."""
     first = True
     while not t.feasible(d):
-        if max(d.factors.values()) >= MAX_FACTOR:
+        if max(d.factors.values()) >= t.max_factor:
             raise StudyError(f"--target-yield: {t.target:g} not reached on {t.n} tuning chips with areas up to "
-                             f"{MAX_FACTOR:g} x the study's (best {d.converged}/{t.n} converged)")
+                             f"{t.max_factor:g} x the study's (best {d.converged}/{t.n} converged)")
         cands = [{**d.factors, k: d.factors[k] * GROW} for k in t.keys]
         moves = t.run(cands)
         best = max(moves, key=lambda m: (m.converged - d.converged) / max(m.area - d.area, 1e-30))
@@ -158,19 +161,33 @@ def _grow(t: _Tuner, d: Design, trace: list) -> Design | None:
 
 
 def _shrink(t: _Tuner, d: Design, trace: list) -> Design:
+    """Kind by kind (the biggest saving first), the smallest area on the grid ``d.factors[k] / SHRINK^j`` (down to
+    ``MIN_FACTOR``) that keeps the design feasible, by bisection over ``j`` (feasibility taken as monotone in one
+    kind's area): one step first, then the smallest, then about ``log2`` of the grid's length runs."""
     shares = {k: t.area({**d.factors, k: d.factors[k] / SHRINK}) for k in t.keys}
-    for k in sorted(t.keys, key=lambda k: shares[k]):  # the biggest saving first
-        while d.factors[k] / SHRINK >= MIN_FACTOR - 1e-12:
-            cand = t.run([{**d.factors, k: d.factors[k] / SHRINK}])[0]
-            if not t.feasible(cand):
-                break
-            trace.append(("shrink", cand))
-            d = cand
+    for k in sorted(t.keys, key=lambda k: shares[k]):
+        top = d.factors[k]
+        steps = int(math.floor(math.log(top / MIN_FACTOR) / math.log(SHRINK) + 1e-9))
+        ok, bad = 0, steps + 1  # grid indices: ``ok`` feasible (the design itself), ``bad`` not (or off the grid)
+        probes = [1, steps]  # one step (a kind that cannot shrink costs one run), then the whole way
+        while bad - ok > 1:
+            j = probes.pop(0) if probes else (ok + bad) // 2
+            if not ok < j < bad:
+                continue
+            cand = t.run([{**d.factors, k: top / SHRINK**j}])[0]
+            if t.feasible(cand):
+                ok = j
+                trace.append(("shrink", cand))
+                d = cand
+            else:
+                bad = j
     return d
 
 
-def _uniform(t: _Tuner, start: Design) -> Design:
-    """The smallest common factor (doubling, then three bisection steps in log) that is feasible."""
+def _uniform(t: _Tuner, start: Design, largest: Design) -> Design:
+    """The smallest common factor that is feasible: halving from the study when it is, else bisection over powers of
+    two between the study and ``largest`` (every area ``max_factor`` x, feasible); then three bisection steps in
+    log."""
     def at(u: float) -> Design:
         return t.run([{k: u for k in t.keys}])[0]
 
@@ -182,13 +199,15 @@ def _uniform(t: _Tuner, start: Design) -> Design:
         if lo is None:
             return hi
     else:
-        lo, hi = start, None
-        while hi is None:
-            u = max(lo.factors.values()) * GROW
-            if u > MAX_FACTOR:
-                raise StudyError(f"--target-yield: {t.target:g} not reached by uniform scaling up to {MAX_FACTOR:g}x")
-            d = at(u)
-            lo, hi = (lo, d) if t.feasible(d) else (d, None)
+        lo, hi = start, largest
+
+        def exponent(d: Design) -> float:
+            return math.log2(max(d.factors.values()))
+
+        while exponent(hi) - exponent(lo) > 1:  # powers of two first
+            mid = math.floor((exponent(lo) + exponent(hi)) / 2)
+            d = at(2.0 ** (mid if mid > exponent(lo) else (exponent(lo) + exponent(hi)) / 2))
+            lo, hi = (lo, d) if t.feasible(d) else (d, hi)
     for _ in range(3):
         u = math.sqrt(max(lo.factors.values()) * max(hi.factors.values()))
         d = at(u)
@@ -197,8 +216,8 @@ def _uniform(t: _Tuner, start: Design) -> Design:
 
 
 def allocate(study, target: float, *, check_seed: int | None = None, check_instances: int | None = None,
-             threads: int | None = None, dask: str | None = None, chunk: int | None = None,
-             progress: Callable[[str], None] | None = None) -> Allocation:
+             max_factor: float = MAX_FACTOR, threads: int | None = None, dask: str | None = None,
+             chunk: int | None = None, progress: Callable[[str], None] | None = None) -> Allocation:
     """Areas per kind that reach ``target`` (the Wilson lower bound of the yield on the study's chips) at the least
     chip area, the uniform scaling that reaches it too, and both checked on fresh chips (``check_seed``, default
     the study's seed + 1, never the study's; ``check_instances``, default the study's count)."""
@@ -211,27 +230,38 @@ def allocate(study, target: float, *, check_seed: int | None = None, check_insta
     if check_seed == seed:
         raise StudyError(f"--check-seed: {check_seed} is the tuning seed; the check needs fresh chips")
     n_check = check_instances or study.monte_carlo.instances
+    if not max_factor > 1:
+        raise StudyError(f"--max-area-factor: must be above 1 (got {max_factor:g})")
     best_lo = float(wilson_interval(study.monte_carlo.instances, study.monte_carlo.instances)[1])
     if best_lo < target:
         raise StudyError(f"--target-yield: {target:g} is above the best Wilson lower bound {best_lo:.4f} of "
                          f"{study.monte_carlo.instances} chips; use more --instances")
     keys = area_keys(study)
     t0 = time.perf_counter()
-    t = _Tuner(study, keys, target, {"threads": threads, "dask": dask, "chunk": chunk})
+    t = _Tuner(study, keys, target, {"threads": threads, "dask": dask, "chunk": chunk}, max_factor)
     trace: list = []
     say = progress or (lambda _msg: None)
     exact = {f"mismatch.kind_scale.{k}": 0.0 for k in dict.fromkeys(
         variation_kind(p) for p in SYNAPSE_PARAMS + NEURON_PARAMS if p.block in keys and p.kind not in (FIXED, LEAK))}
-    limit = int(run_points(study, [exact], **t.run_kw)[0].sum())
-    t.runs += 1
+    largest = {k: max_factor for k in keys}
+    limits = run_points(study, [exact, t.overrides(largest)], **t.run_kw)
+    t.runs += 2
+    limit, at_largest = int(limits[0].sum()), Design(largest, t.area(largest), int(limits[1].sum()))
     if float(wilson_interval(limit, t.n)[1]) < target:
         raise StudyError(f"--target-yield: {target:g} is out of reach by area: with every device exact (infinite "
                          f"area) {limit}/{t.n} tuning chips converge (Wilson lower bound "
                          f"{float(wilson_interval(limit, t.n)[1]):.4f})")
-    say(f"every device exact: {limit}/{t.n} converge")
+    if not t.feasible(at_largest):
+        raise StudyError(
+            f"--target-yield: {target:g} is out of reach within {max_factor:g} x the study's areas: "
+            f"{at_largest.converged}/{t.n} tuning chips converge with every area (capacitor included) "
+            f"{max_factor:g} x (Wilson lower bound {float(wilson_interval(at_largest.converged, t.n)[1]):.4f}), "
+            f"{limit}/{t.n} with every device exact; what area does not shrink (the process spread, leakage, "
+            f"noise) and what is left of the mismatch fail the rest")
+    say(f"every device exact: {limit}/{t.n} converge; every area {max_factor:g} x: {at_largest.converged}/{t.n}")
     base = t.run([{k: 1.0 for k in keys}])[0]
     say(f"study: {base.converged}/{t.n} converge")
-    uniform = _uniform(t, base)
+    uniform = _uniform(t, base, at_largest)
     say(f"uniform: {uniform.converged}/{t.n}, area x{uniform.area / base.area:.3g} ({t.runs} runs)")
     grown = _grow(t, base, trace)
     if grown is None:
