@@ -26,7 +26,7 @@ def _row(n, r=1):
     return np.broadcast_to(task.x[r], (n, 2)), np.broadcast_to(task.t[r], (n, 1))
 
 
-@pytest.mark.parametrize("device", ["square_law", "conductance"])
+@pytest.mark.parametrize("device", ["square_law", "conductance", "conductance_pair"])
 def test_equilibrium_satisfies_kcl(device):
     # mismatched instances (twice the preset's sigma), free and nudged phases: every node's current below 1e-12 A
     st, topo, p = _net(device)
@@ -79,11 +79,12 @@ def _gradient_case(device: str, ideal_update: bool = False, **overrides):
     return net, w, x, t, v0, _fd_gradient(net, w, x, t, v0)
 
 
-def test_update_tends_to_gradient_like_beta():
-    # The reciprocal variant (two-terminal conductances) with an ideal update circuit: the update / beta tends to
-    # the gradient of the loss at equilibrium, with an error proportional to beta; the neuron amplifiers (gain 2)
-    # keep the network's co-content.
-    net, w, x, t, v0, g = _gradient_case("conductance", ideal_update=True, **{"eqprop.A_n": 2.0})
+@pytest.mark.parametrize("device", ["conductance", "conductance_pair"])
+def test_update_tends_to_gradient_like_beta(device):
+    # The reciprocal variants (two-terminal conductances; the signed pair with its bidirectional inverter) with an
+    # ideal update circuit: the update / beta tends to the gradient of the loss at equilibrium, with an error
+    # proportional to beta; the neuron amplifiers (gain 2) keep the network's co-content.
+    net, w, x, t, v0, g = _gradient_case(device, ideal_update=True, **{"eqprop.A_n": 2.0})
     assert np.abs(g).max() > 1e-3
     errs = [np.abs(_ep_estimate(net, w, x, t, v0, beta) - g).max() for beta in (4e-8, 2e-8, 1e-8)]
     assert errs[2] < 1e-2 * np.abs(g).max()
@@ -91,11 +92,12 @@ def test_update_tends_to_gradient_like_beta():
     assert all(1.8 < r < 2.2 for r in ratios), ratios
 
 
-def test_kendall_update_tends_to_layer_scaled_gradient():
+@pytest.mark.parametrize("device", ["conductance", "conductance_pair"])
+def test_kendall_update_tends_to_layer_scaled_gradient(device):
     # Kendall's amplifier (backward current gain 1/A_n): the network is reciprocal after rescaling each layer's
     # voltages, so (Q_n - Q_f)/beta -> dL/dw divided by the square of the amplifier gain between the synapse and
     # the output (the hidden neuron's own a_n for a first-layer synapse; 1 for the output layer)
-    net, w, x, t, v0, g = _gradient_case("conductance", ideal_update=True,
+    net, w, x, t, v0, g = _gradient_case(device, ideal_update=True,
                                          **{"eqprop.A_n": 2.0, "eqprop.amplifier": "kendall"})
     topo = net.topo
     scale = np.ones_like(w)
@@ -158,10 +160,11 @@ KERNEL_STUDY = {"eqprop.I_u_max": 1e-8, "leakage.G_leak": 1e-9, "leakage.I_leak0
                 "task.order": "shuffled"}
 
 
-@pytest.mark.parametrize("amplifier", ["transformer", "kendall"])
-def test_kernel_matches_reference(amplifier):
+@pytest.mark.parametrize(("amplifier", "device"), [("transformer", "square_law"), ("kendall", "square_law"),
+                                                  ("kendall", "conductance_pair")])
+def test_kernel_matches_reference(amplifier, device):
     # mismatch (2x), saturating update circuit, leakage, shuffled rows; instances 0..69 span two blocks
-    st = _net("square_law", layers=(2, 2, 1), **KERNEL_STUDY, **{"eqprop.amplifier": amplifier})[0]
+    st = _net(device, layers=(2, 2, 1), **KERNEL_STUDY, **{"eqprop.amplifier": amplifier})[0]
     worst, r = _kernel_vs_reference(st)
     assert worst < 1e-12
     assert np.abs(r.w_final - r.w_init).max() > 1e-3  # it learned something
@@ -221,7 +224,7 @@ def test_failed_newton_flags_diverged():
     np.testing.assert_array_equal(r.w_final, r.w_init)
 
 
-@pytest.mark.parametrize("device", ["square_law", "conductance"])
+@pytest.mark.parametrize("device", ["square_law", "conductance", "conductance_pair"])
 def test_ngspice_agrees_with_equilibrium(device):
     # the exported free phase of mismatched instances (twice the preset's sigma), every XOR row: ngspice's
     # operating point within 1 mV of the engine's equilibrium
@@ -235,3 +238,18 @@ def test_ngspice_agrees_with_equilibrium(device):
         assert check_free_phase(st, instance) < 1e-3
     # one epoch whose phases are ngspice operating points: the same weights to well below 1 mV
     assert check_epoch(st, 3) < 1e-6
+
+
+def test_capacity_gradient_fit_descends_within_the_rails():
+    # the true-gradient reference of the capacity check: every chip's MSE falls, no weight leaves the rails, and
+    # the targets move towards V_mid as asked
+    from mcaann.bench.eqprop_capacity import _network, gradient_fit
+
+    st = load_study("xor_eqprop", {"mismatch.scale": 2.0, "noise.enabled": False})
+    net, w0, x, t = _network(st, 3, 0.5)
+    np.testing.assert_allclose(np.abs(t - st.eqprop.V_mid), 0.2)  # 0.1 / 0.9 V halfway to 0.5 V
+    rails = (-0.3, 0.3)
+    w = gradient_fit(net, np.clip(w0, *rails), x, t, 40, rails)
+    before, after = net.evaluate(np.clip(w0, *rails), x, t, None)[0], net.evaluate(w, x, t, None)[0]
+    assert np.all(after < 0.8 * before), (before, after)
+    assert w.min() >= -0.3 and w.max() <= 0.3 and np.any(np.abs(w) == 0.3)

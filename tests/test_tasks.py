@@ -75,6 +75,21 @@ def test_csv_split_column(tmp_path):
         load_task(str(g), split="column")
 
 
+def test_target_scale_moves_builtin_targets_to_mid_scale(tmp_path):
+    # xor's targets 0.1 / 0.9 of a 0.5 V swing, halfway to mid-scale: 0.15 / 0.35 V; inputs and thresholds stay
+    st = load_study("xor", {"task.target_scale": 0.5})
+    task, plain = study_task(st), study_task(load_study("xor"))
+    np.testing.assert_allclose(np.unique(task.t), [0.15, 0.35])
+    np.testing.assert_array_equal(task.x, plain.x)
+    np.testing.assert_array_equal(task.thresholds, plain.thresholds)
+    f = tmp_path / "d.csv"
+    f.write_text("x0,x1,t0\n0,0,0.1\n1,1,0.9\n")
+    res = CliRunner().invoke(app, ["run", "xor", "--set", f"task.dataset={f}", "--set", "task.target_scale=0.5",
+                                   "--instances", "2", "--out", str(tmp_path / "r.nc")])
+    assert res.exit_code == 2 and "task.target_scale" in res.output
+    assert not (tmp_path / "r.nc").exists()
+
+
 def test_argmax_accuracy_against_a_hand_count(tmp_path):
     """One layer of ideal blocks: output j follows x . w_j, so the largest output is known by hand."""
     rows = [((1.0, 0.0), 0), ((0.0, 1.0), 1), ((0.0, 0.0), 2), ((0.2, 0.1), 0), ((0.5, 0.6), 2)]

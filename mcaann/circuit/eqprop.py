@@ -17,6 +17,11 @@ Synapse devices (``device``), current into ``b`` [A]:
   ``G (v_a - v_b)^2 / 2`` makes the network an energy-based
   model whose equilibrium minimises the total co-content, so that equilibrium propagation gives the exact
   gradient as ``beta -> 0``.
+- ``conductance_pair`` (signed and reciprocal): ``G+ = K_s max(V_G0 - V_T + w, 0)`` between ``a`` and ``b``, and
+  ``G- = K_s max(V_G0 - V_T - w, 0)`` between the inverted copy ``2 V_mid - v_a`` and ``b``, the copy made by a
+  bidirectional inverter (an ideal transformer of ratio -1: it draws from ``a`` minus the current it supplies),
+  so that the network keeps its co-content ``G+ (v_a - v_b)^2 / 2 + G- (2 V_mid - v_a - v_b)^2 / 2`` and the
+  update tends to the exact gradient as ``beta -> 0``, with weights of either sign.
 - ``square_law``: the seed's transistor pair. The weight capacitor's voltage ``w`` sets the gate of ``M+``
   (``V_G0 + w``) and, through a common-source amplifier of gain -1, the gate of ``M-`` (``V_G0 - w``).
   ``M+`` joins ``a`` to ``b``, ``M-`` joins the inverted copy ``2 V_mid - v_a`` (an inverting buffer, a
@@ -26,8 +31,9 @@ Synapse devices (``device``), current into ``b`` [A]:
   ``a``): the update is then a biased estimate of the gradient.
 
 Local quantity of a synapse, the gate-derivative of its co-content [A]: ``K_s (v_a - v_b)^2 / 2`` for the
-conductance (0 where it is off); for a transistor ``beta_T / 2 (v_1 - v_2) (max(u - v_2, 0) -
-max(u - v_1, 0))`` (``u = V_g - V_T``; in triode ``beta_T (v_1 - v_2)^2 / 2``), ``M+`` less ``M-`` for the pair.
+conductance (0 where it is off), ``G+``'s less ``G-``'s for the conductance pair; for a transistor
+``beta_T / 2 (v_1 - v_2) (max(u - v_2, 0) - max(u - v_1, 0))`` (``u = V_g - V_T``; in triode
+``beta_T (v_1 - v_2)^2 / 2``), ``M+`` less ``M-`` for the pair.
 
 Update circuit, per synapse: it holds the local quantity of the free phase ``Q_f`` and of the nudged phase
 ``Q_n`` and drives the weight capacitor for ``T_update`` with ``I_u = -I_u_max tanh((A_u (Q_n - Q_f) +
@@ -49,7 +55,7 @@ import numpy as np
 from mcaann.circuit.algebra import Expr, call, tanh
 from mcaann.circuit.blocks import CAP, FIXED, GAIN, LEAK, ParamSpec, _g_leak
 
-DEVICES = ("conductance", "square_law")
+DEVICES = ("conductance", "conductance_pair", "square_law")
 #: the neuron's bidirectional amplifier: backward current gain ``A_n`` (an ideal transformer) or ``1 / A_n``
 AMPLIFIERS = ("transformer", "kendall")
 
@@ -117,7 +123,7 @@ NEURON_PARAMS: tuple[ParamSpec, ...] = (
 class Variant:
     """The structural choices of the eqprop circuit (not the parameter values)."""
 
-    device: str  # conductance | square_law
+    device: str  # conductance | conductance_pair | square_law
     sat_update: bool  # the update circuit saturates (finite I_u_max)
     leak: bool
     amplifier: str = "transformer"  # transformer | kendall (``AMPLIFIERS``)
@@ -135,12 +141,12 @@ class Constants:
 
 
 def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_update: float) -> dict:
-    """Derived parameters the equations read, from the sampled ones ``p`` (SI): ``ks`` = K_s of the
-    conductance [A/V^2]; the pair's ``bp``/``bm`` = beta_T / 2 [A/V^2] and gate drives without the weight
-    ``up``/``um`` = V_G0 - V_T [V]; ``glc`` = G_leak / C [1/s], ``il0c`` = I_leak0 / C [V/s]; ``phi_h`` and
-    ``phi_u`` [s], the leaky capacitor's effective times ``(1 - exp(-glc t)) / glc`` of the holding (free and
-    nudged phases, ``t_hold``) and update (``t_update``) parts of a row; the rest as sampled."""
-    d = {"ks": p["beta_p"], "bp": 0.5 * p["beta_p"], "bm": 0.5 * p["beta_m"],
+    """Derived parameters the equations read, from the sampled ones ``p`` (SI): ``ks`` (``km``) = K_s of the
+    conductance (of the pair's ``G-``) [A/V^2]; the pair's ``bp``/``bm`` = beta_T / 2 [A/V^2] and gate drives
+    without the weight ``up``/``um`` = V_G0 - V_T [V]; ``glc`` = G_leak / C [1/s], ``il0c`` = I_leak0 / C
+    [V/s]; ``phi_h`` and ``phi_u`` [s], the leaky capacitor's effective times ``(1 - exp(-glc t)) / glc`` of the
+    holding (free and nudged phases, ``t_hold``) and update (``t_update``) parts of a row; the rest as sampled."""
+    d = {"ks": p["beta_p"], "km": p["beta_m"], "bp": 0.5 * p["beta_p"], "bm": 0.5 * p["beta_m"],
          "up": c.v_g0 - p["vt_p"], "um": c.v_g0 - p["vt_m"]}
     for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "a_n", "v_ch", "v_cl", "c_node"):
         d[name] = p[name]
@@ -155,7 +161,8 @@ def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_u
 
 def derived_names(v: Variant) -> tuple[list[str], list[str]]:
     """The derived parameters the kernels read: (per synapse, per neuron), in the kernels' order."""
-    syn = ["ks", "up"] if v.device == "conductance" else ["bp", "bm", "up", "um"]
+    syn = {"conductance": ["ks", "up"], "conductance_pair": ["ks", "km", "up", "um"]}.get(
+        v.device, ["bp", "bm", "up", "um"])
     syn += ["a_u", "i_uoff"] + (["i_umax"] if v.sat_update else []) + ["c", "phi_h", "phi_u"]
     syn += ["glc", "il0c"] if v.leak else []
     return syn, ["g_load", "a_n", "v_ch", "v_cl", "c_node"]
@@ -171,6 +178,12 @@ def synapse(v: Variant, c: Constants, w, va, vb, q: Callable):
     if v.device == "conductance":
         g = q("ks") * relu(q("up") + w)
         return g * (va - vb), g * (va - vb), g, -g, g, -g
+    if v.device == "conductance_pair":
+        # the inverter supplies G- (v_i - v_b) at v_i = 2 V_mid - v_a and draws minus that from a
+        gp = q("ks") * relu(q("up") + w)
+        gm = q("km") * relu(q("um") - w)
+        ip, im = gp * (va - vb), gm * (2.0 * c.v_mid - va - vb)
+        return ip + im, ip - im, gp - gm, -(gp + gm), gp + gm, gm - gp
     # M+ between a and b, gate V_G0 + w; M- between 2 V_mid - va and b, gate V_G0 - w
     up = q("up") + w
     um = q("um") - w
@@ -190,6 +203,9 @@ def local_quantity(v: Variant, c: Constants, w, va, vb, q: Callable):
     if v.device == "conductance":
         d = va - vb
         return 0.5 * q("ks") * step(q("up") + w) * (d * d)
+    if v.device == "conductance_pair":
+        dp, dm = va - vb, 2.0 * c.v_mid - va - vb
+        return 0.5 * (q("ks") * step(q("up") + w) * (dp * dp) - q("km") * step(q("um") - w) * (dm * dm))
     up = q("up") + w
     um = q("um") - w
     vi = 2.0 * c.v_mid - va

@@ -132,9 +132,10 @@ def study_task(study) -> TaskData:
     """The study's dataset, checked against the network's input and output sizes."""
     try:
         task = load_task(study.task.dataset, study.base_dir, study.task.split, study.task.split_seed,
-                         full_scale=study.circuit.V_amp)
+                         full_scale=study.circuit.V_amp, target_scale=study.task.target_scale)
     except TaskDataError as exc:
-        raise StudyError(f"task.dataset: {exc}") from None
+        field = "task.target_scale" if str(exc).startswith("target_scale") else "task.dataset"
+        raise StudyError(f"{field}: {exc}") from None
     try:
         check_task_levels(study, task.x, task.t)
     except ValueError as exc:

@@ -223,9 +223,10 @@ class Eqprop(_Section):
     device values, phases and the relaxation solver. ``circuit.C`` is the weight capacitor, ``circuit.V_bias``
     the bias input; the other ``[circuit]`` fields are backprop's."""
 
-    device: Literal["conductance", "square_law"] = Field(
+    device: Literal["conductance", "conductance_pair", "square_law"] = Field(
         "square_law",
-        description="synapse: behavioural conductance K_s (V_G0 - V_T + w), or the seed's square-law pair")
+        description="synapse: behavioural conductance K_s (V_G0 - V_T + w); a signed pair of them with a "
+                    "bidirectional inverter (reciprocal); or the seed's square-law transistor pair")
     K_s: PositiveSI = Field(2e-6, description="transistor current factor beta_T [A/V^2]")
     V_T: SI = Field(0.45, description="transistor threshold voltage [V]")
     V_G0: SI = Field(1.5, description="gate bias of the pair; the weight adds to M+, subtracts from M- [V]")
@@ -277,6 +278,8 @@ class Task(_Section):
     T_row: PositiveSI = Field(100e-9, description="time each row is held [s]")
     T_settle: NonNegSI = Field(0.0, description="teaching off at the start of each row [s]")
     epochs: Annotated[int, Field(ge=1)] = 300
+    target_scale: FinitePositiveSI = Field(
+        1.0, description="a built-in task's targets moved towards mid-scale: V_amp (1/2 + s (t/V_amp - 1/2)) [1]")
     order: Literal["fixed", "shuffled"] = "fixed"
     split: Literal["auto", "seeded", "column", "none"] = Field(
         "auto", description="held-out rows: auto (iris, digits: seeded; a CSV: its split column), seeded, "

@@ -250,11 +250,13 @@ SPLITS = ("auto", "seeded", "column", "none")
 
 
 def load_task(name: str, base_dir: Path | None = None, split: str = "auto", split_seed: int = 0,
-              full_scale: float = 1.0) -> TaskData:
+              full_scale: float = 1.0, target_scale: float = 1.0) -> TaskData:
     """A built-in task by name, or a CSV file (relative paths against ``base_dir``), with its rows split.
 
     ``full_scale`` [V]: a built-in task's inputs and targets are given for a 1 V signal swing (seed 004's) and
     scaled by it (the study passes its ``circuit.V_amp``); a CSV's voltages are taken as they are.
+    ``target_scale``: a built-in task's targets moved towards mid-scale, ``full_scale (1/2 + s (t - 1/2))``
+    (its decision thresholds, at mid-scale between classes, stay); a CSV refuses any other value than 1.
 
     ``split``: ``"auto"`` holds out rows of the built-in ``iris`` and ``digits`` by ``split_seed`` and of a
     CSV by its ``split`` column (other tasks train on every row); ``"seeded"`` holds out ``TEST_FRACTION``
@@ -263,6 +265,8 @@ def load_task(name: str, base_dir: Path | None = None, split: str = "auto", spli
     """
     if name in BUILTIN_TASKS:
         task = BUILTIN_TASKS[name]()
+        if target_scale != 1.0:
+            task = replace(task, t=0.5 + target_scale * (task.t - 0.5))
         if full_scale != 1.0:
             thr = None if task.thresholds is None else task.thresholds * full_scale
             task = replace(task, x=task.x * full_scale, t=task.t * full_scale, thresholds=thr)
@@ -272,6 +276,8 @@ def load_task(name: str, base_dir: Path | None = None, split: str = "auto", spli
             path = base_dir / path
         if not (path.suffix.lower() == ".csv" or path.exists()):
             raise TaskDataError(f"unknown dataset {name!r} (built-in: {', '.join(BUILTIN_TASKS)}; or a CSV path)")
+        if target_scale != 1.0:
+            raise TaskDataError("target_scale applies to the built-in tasks (a CSV gives its targets in volts)")
         task = load_csv(path)
     if split == "none":
         return replace(task, test=None)
