@@ -391,6 +391,8 @@ def spice(
     out: Annotated[Path | None, typer.Option(help="netlist file (default results/<study>-<instance>.cir)")] = None,
     point: Annotated[int | None, typer.Option(help="sweep point to export, 0-based, first sweep key slowest")] = None,
     check: Annotated[bool, typer.Option(help="run ngspice and the engine on it; print max |w difference|")] = False,
+    devices: Annotated[str, typer.Option(
+        help="eqprop synapses as behavioural sources, or 'mos': level-1 MOSFETs (square-law pair)")] = "behavioural",
     instances: Annotated[int | None, typer.Option(help="number of instances (chips)")] = None,
     seed: Annotated[int | None, typer.Option(help="study seed")] = None,
     set_: SetOpt = None,
@@ -410,7 +412,9 @@ def spice(
             from mcaann.spice.netlist import instance_parameters
 
             params = {k: v[None] for k, v in instance_parameters(st, instance).items()}
-            text = eqprop_netlist(st, params, 0, task.x[0], label=instance)
+            text = eqprop_netlist(st, params, 0, task.x[0], label=instance, devices=devices)
+        elif devices != "behavioural":
+            raise StudyError("--devices: applies to an eqprop study (network.learning = \"eqprop\")")
         else:
             text = netlist(st, instance)
     except StudyError as exc:
@@ -433,8 +437,8 @@ def spice(
         from mcaann.spice.eqprop_netlist import check_epoch, check_free_phase
 
         try:
-            diff = check_free_phase(st, instance)
-            dw = check_epoch(st, instance)
+            diff = check_free_phase(st, instance, devices=devices)
+            dw = check_epoch(st, instance, devices)
         except NgspiceError as exc:
             _fail(str(exc), 1)
         console.print(f"ngspice vs engine: free-phase equilibrium of every row, max |v difference| = "

@@ -7,6 +7,7 @@ import pytest
 
 from mcaann.circuit.network import Topology
 from mcaann.engine.eqprop_reference import Network
+from mcaann.errors import StudyError
 from mcaann.study import load_study
 from mcaann.tasks.datasets import load_task
 from mcaann.variability.mismatch import sample_instances
@@ -253,3 +254,21 @@ def test_capacity_gradient_fit_descends_within_the_rails():
     before, after = net.evaluate(np.clip(w0, *rails), x, t, None)[0], net.evaluate(w, x, t, None)[0]
     assert np.all(after < 0.8 * before), (before, after)
     assert w.min() >= -0.3 and w.max() <= 0.3 and np.any(np.abs(w) == 0.3)
+
+
+@pytest.mark.parametrize("amplifier", ["transformer", "kendall"])
+def test_ngspice_level1_mos_agrees_with_equilibrium(amplifier):
+    # the square-law pair written as level-1 NMOS transistors (VTO, KP per device), the amplifiers as sources with
+    # a current-controlled backward current: ngspice's operating point within 1 mV of the engine's equilibrium
+    # (measured about 10 uV: the junctions' gmin towards the -10 V bulk), and one epoch of ngspice phases within 1 mV
+    from mcaann.spice.eqprop_netlist import check_epoch, check_free_phase
+    from mcaann.spice.ngspice import ngspice_available
+
+    if not ngspice_available():
+        pytest.skip("ngspice is not installed")
+    st = load_study("xor_eqprop", {"mismatch.scale": 2.0, "eqprop.amplifier": amplifier})
+    for instance in (3, 11):
+        assert check_free_phase(st, instance, devices="mos") < 1e-3
+    assert check_epoch(st, 3, "mos") < 1e-3
+    with pytest.raises(StudyError, match="--devices: mos writes the square-law"):
+        check_free_phase(load_study("xor_eqprop", {"eqprop.device": "conductance"}), 0, devices="mos")

@@ -5,6 +5,14 @@ sources, every weight capacitor's node ``w_<layer>_<post>_<pre>`` is held at its
 ``eqprop.kcl`` adds into a neuron node (synapses with their own mismatched parameters, loads, clamp diodes) is
 a behavioural current source rendered from the same expressions as the kernels. Neuron nodes are
 ``n_<layer>_<index>`` (layer 1 = first hidden), inputs ``x_<i>``, the bias ``vbias``.
+
+``devices = "mos"`` (the seed's square-law pair only) writes every synapse transistor as a level-1 NMOS instead,
+its own ``.model`` (``VTO`` its threshold, ``KP`` its current factor ``beta_T``, ``W = L``, ``LAMBDA = GAMMA =
+0``, bulk at -10 V so its junctions stay off): level 1 in triode and saturation is the same square law, source
+and drain symmetric. The gates are behavioural sources at ``V_G0 +- w``, the inverted copies ``2 V_mid - v_a``
+behavioural voltage sources (drawing nothing from ``a``), and each neuron amplifier a behavioural voltage source
+``V_mid + A_n (v - V_mid)`` whose output current, sensed by a 0 V source, a current-controlled current source
+draws from the neuron node times the amplifier's backward gain. Loads, clamp diodes and nudging stay behavioural.
 """
 
 from __future__ import annotations
@@ -22,7 +30,13 @@ from mcaann.circuit import eqprop
 from mcaann.circuit.algebra import SPICE, Syntax, atom, render
 from mcaann.circuit.network import Topology
 from mcaann.engine.eqprop_reference import Network, constants
+from mcaann.errors import StudyError
 from mcaann.spice.ngspice import NgspiceError
+
+#: the ways synapses are written: behavioural current sources, or level-1 MOSFETs (square-law pair only)
+SPICE_DEVICES = ("behavioural", "mos")
+#: the bulk of the synapse MOSFETs [V], below every node so that no junction conducts
+V_SUBSTRATE = -10.0
 
 #: SPICE syntax with the eqprop devices' functions
 EQ_SPICE = Syntax(SPICE.functions | {"relu": "max({0},0)", "step": "u({0})", "exp": "exp({0})"}, SPICE.number)
@@ -82,15 +96,71 @@ class _Spice:
         pass
 
 
+class _SpiceMos(_Spice):
+    """``_Spice`` without the synapses' currents: those flow in the MOSFETs ``_mos_lines`` writes."""
+
+    def let(self, name, value):
+        return atom("SYNAPSE") if name == "syn" else value
+
+    def inject(self, n: int, value) -> None:
+        if not isinstance(value, float) and "SYNAPSE" in render(value, EQ_SPICE):
+            return
+        super().inject(n, value)
+
+
+def _mos_lines(net: Network, instance: int) -> list[str]:
+    """The synapse transistor pairs as level-1 NMOS, their gates, the inverted copies and the amplifiers."""
+    topo, d, c = net.topo, net.d, net.const
+    wc = topo.weight_coords()
+    out, amplified, inverted = [f"Vsub vsub 0 DC {V_SUBSTRATE!r}"], {}, set()
+    for l in range(1, topo.n_layers + 1):
+        for j in range(topo.layers[l]):
+            post = _node(topo, topo.n_offset[l - 1] + j)
+            for i in range(topo.layers[l - 1] + 1):
+                k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
+                if i == 0:
+                    pre = "vbias"
+                elif l == 1:
+                    pre = f"x_{i - 1}"
+                else:
+                    n = topo.n_offset[l - 2] + i - 1
+                    pre = amplified.setdefault(n, f"amp_{_node(topo, n)}")
+                if pre not in inverted:
+                    inverted.add(pre)
+                    out.append(f"Binv_{pre} inv_{pre} 0 V={{{2.0 * c.v_mid!r}-v({pre})}}")
+                w = f"v(w_{wc['layer'][k]}_{wc['post'][k]}_{wc['pre'][k]})"
+                for tag, sign, drain in (("p", "+", pre), ("m", "-", f"inv_{pre}")):
+                    out.append(f"Bg{tag}{k} g{tag}{k} 0 V={{{c.v_g0!r}{sign}{w}}}")
+                    out.append(f"M{tag}{k} {drain} g{tag}{k} {post} vsub m{tag}{k} W=1u L=1u")
+                    out.append(f".model m{tag}{k} nmos level=1 vto={c.v_g0 - float(d['u' + tag][instance, k])!r} "
+                               f"kp={2.0 * float(d['b' + tag][instance, k])!r} lambda=0 gamma=0")
+    for n, amp in amplified.items():
+        node, a = _node(topo, n), float(d["a_n"][instance, n])
+        back = float(eqprop.backward_gain(net.variant, a))
+        out += [f"Bamp_{node} ampi_{node} 0 V={{{c.v_mid!r}+{a!r}*(v({node})-{c.v_mid!r})}}",
+                f"Vsense_{node} ampi_{node} {amp} DC 0",
+                f"Fback_{node} {node} 0 Vsense_{node} {back!r}"]
+    return out
+
+
 def eqprop_netlist(study, params: dict[str, np.ndarray], instance: int, x: np.ndarray,
-                   label: int | None = None, w: np.ndarray | None = None, t: np.ndarray | None = None) -> str:
+                   label: int | None = None, w: np.ndarray | None = None, t: np.ndarray | None = None,
+                   devices: str = "behavioural") -> str:
     """Netlist of the free phase of ``instance`` (its row in ``params``, arrays over (instance, block)) with
     inputs ``x`` [V] and weights ``w`` (default ``params["w_init"]``) [V], or of the nudged phase towards targets
-    ``t`` [V]; its first line is a comment naming instance ``label``."""
+    ``t`` [V]; its first line is a comment naming instance ``label``. ``devices``: ``SPICE_DEVICES``."""
+    if devices not in SPICE_DEVICES:
+        raise StudyError(f"--devices: {devices!r} is not one of {', '.join(SPICE_DEVICES)}")
+    if devices == "mos" and study.eqprop.device != "square_law":
+        raise StudyError(f"--devices: mos writes the square-law transistor pair; eqprop.device is "
+                         f"{study.eqprop.device!r}")
     topo = Topology(tuple(study.network.layers))
     net = Network(study, topo, params)
-    b = _Spice(net, instance, t, 0.0 if t is None else study.eqprop.beta)
+    builder = _SpiceMos if devices == "mos" else _Spice
+    b = builder(net, instance, t, 0.0 if t is None else study.eqprop.beta)
     eqprop.kcl(b)
+    if devices == "mos":
+        b.lines += _mos_lines(net, instance)
     c = constants(study)
     name = instance if label is None else label
     phase = "free" if t is None else "nudged"
@@ -131,9 +201,10 @@ def ngspice_op(netlist_text: str, nodes: list[str], timeout: float | None = 60.0
     return {n: float(found[n]) for n in nodes}
 
 
-def check_free_phase(study, instance: int, params: dict[str, np.ndarray] | None = None) -> float:
+def check_free_phase(study, instance: int, params: dict[str, np.ndarray] | None = None,
+                     devices: str = "behavioural") -> float:
     """Largest |ngspice - engine| [V] of the free-phase equilibrium's node voltages over every row of the
-    task, for ``instance`` with its initial weights."""
+    task, for ``instance`` with its initial weights (synapses written as ``devices``)."""
     from mcaann.engine.driver import study_task
     from mcaann.variability.mismatch import sample_instances
 
@@ -152,12 +223,12 @@ def check_free_phase(study, instance: int, params: dict[str, np.ndarray] | None 
         v, ok = net.equilibrium(params["w_init"][instance_row:instance_row + 1], x[None, :], None, 0.0, v0)
         if not ok.all():
             raise NgspiceError("engine: the free-phase solve did not converge")
-        sp = ngspice_op(eqprop_netlist(study, params, instance_row, x), nodes)
+        sp = ngspice_op(eqprop_netlist(study, params, instance_row, x, devices=devices), nodes)
         worst = max(worst, float(np.max(np.abs(np.array([sp[n] for n in nodes]) - v[0]))))
     return worst
 
 
-def check_epoch(study, instance: int) -> float:
+def check_epoch(study, instance: int, devices: str = "behavioural") -> float:
     """Largest |w difference| [V] after one epoch between the engine and the same protocol whose free and
     nudged phases are ngspice operating points (the update from their node voltages, as the engine's)."""
     from mcaann.engine.driver import study_task
@@ -174,7 +245,7 @@ def check_epoch(study, instance: int) -> float:
     ok = np.ones(1, bool)
 
     def op(x, t):
-        sp = ngspice_op(eqprop_netlist(study, params, 0, x, instance, w[0], t), nodes)
+        sp = ngspice_op(eqprop_netlist(study, params, 0, x, instance, w[0], t, devices), nodes)
         return np.array([[sp[n] for n in nodes]])
 
     for r in order:
