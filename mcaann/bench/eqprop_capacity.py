@@ -25,12 +25,26 @@ import numpy as np
 
 @dataclass
 class Capacity:
-    """Final MSE [V^2] per chip of each training, and the output voltages [V] per (row, chip) after them."""
+    """Final MSE [V^2] per chip of each training, the output voltages [V] per (row, chip) after them, and per chip
+    the largest amplified hidden swing ``|A_n (v - V_mid)|`` [V] over the rows (what the amplifiers must drive)."""
 
     mse_eqprop: np.ndarray
     mse_gradient: np.ndarray
     y_eqprop: np.ndarray
     y_gradient: np.ndarray
+    swing_eqprop: np.ndarray
+    swing_gradient: np.ndarray
+
+
+def amplified_swing(net, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per chip, the largest ``|A_n (v - V_mid)|`` [V] of its hidden neurons at the free equilibrium of every row."""
+    n, topo, v_mid = w.shape[0], net.topo, net.const.v_mid
+    hidden = topo.n_offset[-2]
+    worst = np.zeros(n)
+    for row in x:
+        v, _ = net.equilibrium(w, np.broadcast_to(row, (n, row.size)), None, 0.0, np.full((n, topo.n_neurons), v_mid))
+        worst = np.maximum(worst, np.abs(net.d["a_n"][:, :hidden] * (v[:, :hidden] - v_mid)).max(axis=1, initial=0))
+    return worst
 
 
 def _network(study, chips: int, target_scale: float):
@@ -79,7 +93,8 @@ def capacity(study, chips: int = 16, iterations: int = 150, target_scale: float 
     w_rule, mse, _, _ = net.train(w0, x, t, None, study.task.epochs)
     w_grad = gradient_fit(net, w0, x, t, iterations, (study.circuit.V_lo, study.circuit.V_hi))
     outputs = [np.stack([net.outputs(w, x[r])[0][:, 0] for r in range(x.shape[0])]) for w in (w_rule, w_grad)]
-    return Capacity(mse[:, -1], net.evaluate(w_grad, x, t, None)[0], *outputs)
+    return Capacity(mse[:, -1], net.evaluate(w_grad, x, t, None)[0], *outputs, amplified_swing(net, w_rule, x),
+                    amplified_swing(net, w_grad, x))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,12 +111,14 @@ def main(argv: list[str] | None = None) -> None:
     st = load_study(a.study, parse_assignments(a.sets, None)[0])
     c = capacity(st, a.chips, a.iterations, a.target_scale)
     q = [0.1, 0.5, 0.9]
-    print(f"{st.name}: {a.chips} chips, targets x{a.target_scale:g} about V_mid, threshold {st.yield_.mse_threshold:g}")
-    for name, mse, y in ((f"eqprop, {st.task.epochs} epochs", c.mse_eqprop, c.y_eqprop),
-                         (f"true gradient, {a.iterations} steps", c.mse_gradient, c.y_gradient)):
+    print(f"{st.name}: {a.chips} chips, targets x{a.target_scale:g} about V_mid (on the study's), "
+          f"threshold {st.yield_.mse_threshold:g}")
+    for name, mse, y, swing in ((f"eqprop, {st.task.epochs} epochs", c.mse_eqprop, c.y_eqprop, c.swing_eqprop),
+                         (f"true gradient, {a.iterations} steps", c.mse_gradient, c.y_gradient, c.swing_gradient)):
         lo, med, hi = np.quantile(mse, q)
         print(f"  {name:26s} MSE median {med:.4f} (p10 {lo:.4f}, p90 {hi:.4f}) V^2; "
-              f"outputs per row (median) {np.round(np.median(y, axis=1), 3).tolist()} V")
+              f"outputs per row (median) {np.round(np.median(y, axis=1), 3).tolist()} V; amplified hidden swing "
+              f"median {np.median(swing):.3f} V, largest {swing.max():.3f} V")
 
 
 if __name__ == "__main__":
