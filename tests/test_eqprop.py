@@ -254,15 +254,14 @@ def test_capacity_gradient_fit_descends_within_the_rails():
     before, after = net.evaluate(np.clip(w0, *rails), x, t, None)[0], net.evaluate(w, x, t, None)[0]
     assert np.all(after < 0.8 * before), (before, after)
     assert w.min() >= -0.3 and w.max() <= 0.3 and np.any(np.abs(w) == 0.3)
-    # the amplified swing against the free equilibrium computed here: A_n (v - V_mid) of the hidden nodes
+    # the amplified swing: exact conductance pairs at w = 0 (G+ = G-) pull every hidden node to V_mid whatever the
+    # inputs, so it is 0; the trained mismatched chips' hidden nodes move
     from mcaann.bench.eqprop_capacity import amplified_swing
 
-    worst = np.zeros(3)
-    for row in x:
-        v, _ = net.equilibrium(w, np.broadcast_to(row, (3, 2)), None, 0.0, np.full((3, 5), st.eqprop.V_mid))
-        worst = np.maximum(worst, np.abs(net.d["a_n"][:, :4] * (v[:, :4] - st.eqprop.V_mid)).max(axis=1))
-    np.testing.assert_array_equal(amplified_swing(net, w, x), worst)
-    assert np.all(worst > 0)
+    assert np.all(amplified_swing(net, w, x) > 0.01)
+    pair = load_study("xor_eqprop", {"mismatch.enabled": False, "eqprop.device": "conductance_pair"})
+    net0, w0, x0, _ = _network(pair, 2, 1.0)
+    assert amplified_swing(net0, np.zeros_like(w0), x0).max() < 1e-12
 
 
 @pytest.mark.parametrize("amplifier", ["transformer", "kendall"])

@@ -134,8 +134,7 @@ def study_task(study) -> TaskData:
         task = load_task(study.task.dataset, study.base_dir, study.task.split, study.task.split_seed,
                          full_scale=study.circuit.V_amp, target_scale=study.task.target_scale)
     except TaskDataError as exc:
-        field = "task.target_scale" if str(exc).startswith("target_scale") else "task.dataset"
-        raise StudyError(f"{field}: {exc}") from None
+        raise StudyError(f"task.{exc.field}: {exc}") from None
     try:
         check_task_levels(study, task.x, task.t)
     except ValueError as exc:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mcaann.circuit import eqprop
-from mcaann.circuit.algebra import SPICE, Syntax, atom, render
+from mcaann.circuit.algebra import SPICE, Expr, Syntax, atom, render
 from mcaann.circuit.network import Topology
 from mcaann.engine.eqprop_reference import Network, constants
 from mcaann.errors import StudyError
@@ -96,16 +96,23 @@ class _Spice:
         pass
 
 
+def _uses(e, part: Expr) -> bool:
+    """Whether expression ``e`` contains ``part`` (the same object)."""
+    return e is part or (isinstance(e, Expr) and any(_uses(a, part) for a in e.args))
+
+
 class _SpiceMos(_Spice):
-    """``_Spice`` without the synapses' currents: those flow in the MOSFETs ``_mos_lines`` writes."""
+    """``_Spice`` without the synapses' currents: those flow in the MOSFETs ``_mos_lines`` writes. ``kcl`` names
+    every synapse output with ``let("syn", ...)``: here each is one marker, and an injection using it is dropped."""
+
+    synapse_current = atom("synapse")
 
     def let(self, name, value):
-        return atom("SYNAPSE") if name == "syn" else value
+        return self.synapse_current if name == "syn" else value
 
     def inject(self, n: int, value) -> None:
-        if not isinstance(value, float) and "SYNAPSE" in render(value, EQ_SPICE):
-            return
-        super().inject(n, value)
+        if not _uses(value, self.synapse_current):
+            super().inject(n, value)
 
 
 def _mos_lines(net: Network, instance: int) -> list[str]:

@@ -27,7 +27,11 @@ TEST_FRACTION = 0.3
 
 
 class TaskDataError(ValueError):
-    """A dataset that cannot be used; the message names the file and the reason."""
+    """A dataset that cannot be used; the message names the file and the reason, ``field`` the ``task`` field."""
+
+    def __init__(self, message: str, field: str = "dataset"):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,7 @@ def load_task(name: str, base_dir: Path | None = None, split: str = "auto", spli
         if not (path.suffix.lower() == ".csv" or path.exists()):
             raise TaskDataError(f"unknown dataset {name!r} (built-in: {', '.join(BUILTIN_TASKS)}; or a CSV path)")
         if target_scale != 1.0:
-            raise TaskDataError("target_scale applies to the built-in tasks (a CSV gives its targets in volts)")
+            raise TaskDataError("applies to the built-in tasks (a CSV gives its targets in volts)", "target_scale")
         task = load_csv(path)
     if split == "none":
         return replace(task, test=None)
