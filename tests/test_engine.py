@@ -105,6 +105,40 @@ def test_kernel_flags_a_diverging_instance_and_freezes_it(fused):
     assert (r.diverged_step >= 0).all() and (r.diverged_step < 2 * 4 * st.steps_per_row).all()
 
 
+@pytest.mark.parametrize("rails", [False, True])
+def test_fused_kernel_flags_divergence_mid_row_as_the_layered_one(monkeypatch, rails):
+    # The fused kernel tests finiteness once per row and repeats a row in which a lane diverged with its checked
+    # steps; the layered kernel tests every step. A negative leak conductance on one capacitor of some instances
+    # makes its weight grow geometrically until it overflows, at steps that differ per instance and fall
+    # inside rows; with rails, a conductance so large that the first step overflows: the infinite weight must be
+    # flagged, not clipped to a rail.
+    ov = {"task.epochs": 3, "task.order": "shuffled", "task.T_settle": 2e-8, "leakage.G_leak": 1e-9,
+          "noise.enabled": False, "circuit.K_I": float("inf"), "circuit.I_max": float("inf"),
+          "mismatch.enabled": False}
+    if not rails:
+        ov.update({"circuit.V_lo": -float("inf"), "circuit.V_hi": float("inf")})
+    st = load_study("xor", ov)
+    r = run_instances(st, 0, 70)
+    params = {k: v.copy() for k, v in r.params.items()}
+    g = -np.geomspace(1e-4, 1e-2, 70) * (1e300 if rails else 1.0)
+    g[::3] = 1e-9  # a third of the lanes never diverge
+    params["g_leak"][:, 1] = g
+    out = {}
+    for fused in (True, False):
+        monkeypatch.setattr(driver, "FUSE_MAX_WEIGHTS", 400 if fused else 0)
+        chip = driver.Chip(st, study_task(st), params, np.arange(70))
+        assert chip.spec.fused == fused and chip.spec.rails == rails
+        out[fused] = chip.train(r.w_init, 3)
+    steps = out[True]["diverged_step"]
+    assert out[True]["diverged"].sum() == 46
+    if not rails:
+        assert len(set(steps[steps >= 0])) > 30 and np.any(steps % st.steps_per_row > st.settle_steps)
+    np.testing.assert_array_equal(steps, out[False]["diverged_step"])
+    np.testing.assert_array_equal(out[True]["diverged"], out[False]["diverged"])
+    assert np.isfinite(out[True]["w"]).all()
+    np.testing.assert_allclose(out[True]["w"], out[False]["w"], rtol=1e-12, atol=1e-11)
+
+
 def test_kernel_matches_reference_random_shapes_and_params():
     rng = np.random.default_rng(1)
     for layers in ([3, 4, 2], [1, 3, 3, 1]):

@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "21"
+CODEGEN_VERSION = "22"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -292,7 +292,8 @@ class FusedBuilder(_Builder):
 
     Everything the step touches lies in one array per dtype, at constant offsets, so that LLVM proves the
     lanes independent without runtime alias checks (with hundreds of parameter reads it gives up on them):
-    ``W64`` = [weights | noise increments | divergence flag | divergence step], float64; ``WF`` = [row inputs |
+    ``W64`` = [weights | noise increments | divergence flag | divergence step | weights at the row's start],
+    float64; ``WF`` = [row inputs |
     row targets | synapse parameters | neuron parameters], compute dtype (for float64 both are the one array
     W64, WF after the float64 part).
     """
@@ -304,7 +305,8 @@ class FusedBuilder(_Builder):
         self.blk = blk
         nr = noise_rows(nw)
         self.o_w, self.o_dw, self.o_div, self.o_dstep = 0, nw * blk, (nw + nr) * blk, (nw + nr + 1) * blk
-        self.n64 = (nw + nr + 2) * blk
+        self.o_keep = (nw + nr + 2) * blk
+        self.n64 = (2 * nw + nr + 2) * blk
         base = self.n64 if spec.dtype == "float64" else 0
         self.o_row = base
         self.o_ds = base + (spec.layers[0] + spec.layers[-1]) * blk
@@ -576,7 +578,14 @@ def _lag_step(src: Source, spec: KernelSpec) -> None:
 
 def _fused_step(src: Source, spec: KernelSpec, fz: FusedBuilder, teach: bool) -> None:
     """``def step_on`` / ``step_off``: one integrator step (the solver's tableau) of every instance of a block,
-    in place, as straight-line code per lane."""
+    in place, as straight-line code per lane.
+
+    The new weights are stored as they come, finite or not (an infinite one is not clipped to a rail), and
+    ``check_lanes`` tests them once per row (MODEL.md section 5's divergence): a row in which a lane diverged
+    is run again from its start with the test after every step, which flags that lane at its step and keeps
+    its last finite weights (every lane's steps are a function of its weights and its step count alone, so the
+    repeat gives the same numbers). Keeping the old weights for a select inside the step holds all of them in
+    registers through it, which spills: the step without runs at twice the rate on the ideal XOR."""
     tab = SOLVERS[spec.method]
     nw, blk = fz.topo.n_weights, fz.blk
     name = "step_on" if teach else "step_off"
@@ -613,22 +622,42 @@ def _fused_step(src: Source, spec: KernelSpec, fz: FusedBuilder, teach: bool) ->
             for k in range(nw):
                 slopes = [_slope(spec, f"k{s}_{k}") for s in range(tab.stages)]
                 src(f"v{k} = {render(tab.combine(atom(f'w{k}'), slopes, dt, atom(f'n{k}') if spec.noise else None))}")
-            src("# one test for every weight of the instance: chk is 0 when all are finite, NaN otherwise")
-            src("# (v * 0 is 0 for a finite v and NaN otherwise; the products are summed as a tree, in FMAs)")
-            src("chk = " + render(tree_sum([atom(f"v{k}") * atom("0.0") for k in range(nw)])))
-            src(f"d0 = W64[{fz.o_div} + b]")
-            src("ok = (chk == 0.0) & (d0 == 0.0)")
-            src("# the stores are unconditional (a conditional one becomes a slow masked store); a kept old weight")
-            src("# is clipped again, which leaves it as it is")
             for k in range(nw):
-                if spec.rails:
-                    src(f"W64[{fz.o_w + k * blk} + b] = min(max(v{k} if ok else w{k}, v_lo), v_hi)")
-                else:  # + 0.0: not the loaded value itself, or LLVM makes the store a (slow) masked one
-                    src(f"W64[{fz.o_w + k * blk} + b] = v{k} if ok else w{k} + 0.0")
-            src("newly = (chk != 0.0) & (d0 == 0.0)")
+                if spec.rails:  # an infinite weight is stored as it is, for check_lanes to see
+                    src(f"W64[{fz.o_w + k * blk} + b] = min(max(v{k}, v_lo), v_hi) if v{k} - v{k} == 0.0 else v{k}")
+                else:
+                    src(f"W64[{fz.o_w + k * blk} + b] = v{k}")
+
+
+def _finite_test(src: Source, nw: int) -> None:
+    """``chk``: 0 when the lane's new weights v0.. are all finite, NaN otherwise (v * 0 is 0 for a finite v and NaN
+    otherwise; the products are summed as a tree, in FMAs)."""
+    src("chk = " + render(tree_sum([atom(f"v{k}") * atom("0.0") for k in range(nw)])))
+
+
+def _check_lanes(src: Source, fz: FusedBuilder) -> None:
+    """``def check_lanes(W64, step, flag)``: the number of lanes not yet flagged whose weights are no longer all
+    finite; those (if ``flag``, also flagged as diverged at ``step``) and the flagged ones get their kept
+    weights back."""
+    nw, blk = fz.topo.n_weights, fz.blk
+    src(JIT)
+    with src.block("def check_lanes(W64, step, flag):"):
+        src("newly = 0")
+        with src.lanes(str(blk)):
+            for k in range(nw):
+                src(f"v{k} = W64[{fz.o_w + k * blk} + b]")
+            _finite_test(src, nw)
+            src(f"d0 = W64[{fz.o_div} + b]")
+            src("bad = (chk != 0.0) & (d0 == 0.0)")
+            src("newly += 1 if bad else 0")
+            src("keep = bad | (d0 != 0.0)")
+            for k in range(nw):
+                src(f"W64[{fz.o_w + k * blk} + b] = W64[{fz.o_keep + k * blk} + b] if keep else v{k}")
+            src("flagged = bad & flag")
             src(f"ds0 = W64[{fz.o_dstep} + b]")
-            src(f"W64[{fz.o_dstep} + b] = ds0 + (step - ds0) * newly")
-            src(f"W64[{fz.o_div} + b] = d0 + (1.0 if newly else 0.0)")
+            src(f"W64[{fz.o_dstep} + b] = ds0 + (step - ds0) * flagged")
+            src(f"W64[{fz.o_div} + b] = d0 + (1.0 if flagged else 0.0)")
+        src("return newly")
 
 
 def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
@@ -739,17 +768,37 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
 
 def _row_steps(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
     """The body of a row for the backprop circuit: its integrator steps."""
-    with src.block("for s in range(spr):"):
-        src("vt = vt_f if s >= settle else ZERO")
-        if fz is not None:
-            args = "W64, WF, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
+    if fz is None:
+        with src.block("for s in range(spr):"):
+            src("vt = vt_f if s >= settle else ZERO")
+            _layered_step(src, spec)
+            src("step += 1")
+        return
+    weights, kept = f"W64[{fz.o_w}:{fz.o_w + fz.topo.n_weights * fz.blk}]", \
+        f"W64[{fz.o_keep}:{fz.o_keep + fz.topo.n_weights * fz.blk}]"
+    args = "W64, WF, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
+
+    def steps(checked: bool) -> None:
+        with src.block("for s in range(spr):"):
+            if checked:
+                src(f"{kept} = {weights}")
+            src("vt = vt_f if s >= settle else ZERO")
             with src.block("if vt != ZERO:"):
                 src(f"step_on({args.format(sn='sn_on')})")
             with src.block("else:"):
                 src(f"step_off({args.format(sn='sn_off')})")
-        else:
-            _layered_step(src, spec)
-        src("step += 1")
+            if checked:
+                src("check_lanes(W64, step, True)")
+            src("step += 1")
+
+    src(f"{kept} = {weights}")
+    src("step0 = step")
+    steps(False)
+    with src.block("if check_lanes(W64, step, False) != 0:"):
+        src("# a lane diverged in this row: the row again from its start, testing every step")
+        src(f"{weights} = {kept}")
+        src("step = step0")
+        steps(True)
 
 
 def _eqprop_row(src: Source, spec: KernelSpec) -> None:
@@ -810,9 +859,10 @@ def generate(spec: KernelSpec) -> str:
         if spec.lags:
             raise ValueError("node lags run in the layered kernels only (fused = False)")
         fz = FusedBuilder(spec, src)
-        _fused_step(src, spec, fz, True)
-        src("")
-        _fused_step(src, spec, fz, False)
+        for teach in (True, False):
+            _fused_step(src, spec, fz, teach)
+            src("")
+        _check_lanes(src, fz)
     else:
         _layered_drift(src, spec)
     if spec.learning != "eqprop":
