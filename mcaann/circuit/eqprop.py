@@ -54,6 +54,7 @@ import numpy as np
 
 from mcaann.circuit.algebra import Expr, call, tanh
 from mcaann.circuit.blocks import CAP, FIXED, GAIN, LEAK, ParamSpec, _g_leak
+from mcaann.units import Q_ELECTRON
 
 DEVICES = ("conductance", "conductance_pair", "square_law")
 #: the neuron's bidirectional amplifier: backward current gain ``A_n`` (an ideal transformer) or ``1 / A_n``
@@ -127,6 +128,7 @@ class Variant:
     sat_update: bool  # the update circuit saturates (finite I_u_max)
     leak: bool
     amplifier: str = "transformer"  # transformer | kendall (``AMPLIFIERS``)
+    noise: bool = False  # thermal noise on the weight capacitors and the sampled node voltages
 
 
 @dataclass(frozen=True)
@@ -140,12 +142,50 @@ class Constants:
     v_d: float  # diode n U_T [V]
 
 
-def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_update: float) -> dict:
+@dataclass(frozen=True)
+class RowNoise:
+    """The noise sources of the eqprop circuit: ``kT`` [J], ``density_scale`` (``noise.density_scale``) and
+    ``s_update`` [A^2/Hz], the two-sided density of the update circuit's output current noise while it drives
+    (``4 k T gamma g_m``: the channel noise of its input pair's two devices at ``g_m = (g_m/I) I_u_bias``, the
+    pair whose mismatch is ``I_u_off``, output-referred as the offset is)."""
+
+    kT: float
+    density_scale: float
+    s_update: float
+
+
+def noise_sigmas(p: dict, glc, leak: bool, i_leak0: float, t_hold: float, t_update: float,
+                 noise: RowNoise) -> tuple:
+    """``(sn_w, sn_v)`` [V]: the standard deviation of a weight's noise over one row, and of a node voltage
+    sampled at the end of a phase.
+
+    A weight capacitor takes a white current of two-sided density ``S_h = 2 k T G_leak + q |I_leak0|`` through the
+    row (the leakage's, as in MODEL.md section 4) and ``S_h + s_update`` while the update circuit drives it; with
+    the leak's relaxation ``glc = G_leak / C`` the row adds (Ornstein-Uhlenbeck, exact)
+    ``[S_h psi(t_hold) exp(-2 glc t_update) + (S_h + s_update) psi(t_update)] / C^2``,
+    ``psi(t) = (1 - exp(-2 glc t)) / (2 glc)`` (``t`` without leakage). A node voltage (its capacitance ``C_node``
+    to ground at thermal equilibrium with the conductances around it) has the variance ``k T / C_node`` when the
+    update circuit samples it, independently in the two phases (each far longer than the nodes' time constants)."""
+    ds = noise.density_scale
+    s_h = ds * (2.0 * noise.kT * p["g_leak"] + Q_ELECTRON * abs(i_leak0)) if leak else 0.0 * glc
+    s_u = s_h + ds * noise.s_update
+    safe = np.where(glc > 0, 2.0 * glc, 1.0)
+
+    def psi(t):
+        return np.where(glc > 0, -np.expm1(-2.0 * glc * t) / safe, t)
+
+    var = (s_h * psi(t_hold) * np.exp(-2.0 * glc * t_update) + s_u * psi(t_update)) / p["c"] ** 2
+    return np.sqrt(var), np.sqrt(ds * noise.kT / p["c_node"])
+
+
+def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_update: float,
+           noise: RowNoise | None = None) -> dict:
     """Derived parameters the equations read, from the sampled ones ``p`` (SI): ``ks`` (``km``) = K_s of the
     conductance (of the pair's ``G-``) [A/V^2]; the pair's ``bp``/``bm`` = beta_T / 2 [A/V^2] and gate drives
     without the weight ``up``/``um`` = V_G0 - V_T [V]; ``glc`` = G_leak / C [1/s], ``il0c`` = I_leak0 / C
     [V/s]; ``phi_h`` and ``phi_u`` [s], the leaky capacitor's effective times ``(1 - exp(-glc t)) / glc`` of the
-    holding (free and nudged phases, ``t_hold``) and update (``t_update``) parts of a row; the rest as sampled."""
+    holding (free and nudged phases, ``t_hold``) and update (``t_update``) parts of a row; with noise, ``sn_w``
+    and ``sn_v`` [V] (``noise_sigmas``); the rest as sampled."""
     d = {"ks": p["beta_p"], "km": p["beta_m"], "bp": 0.5 * p["beta_p"], "bm": 0.5 * p["beta_m"],
          "up": c.v_g0 - p["vt_p"], "um": c.v_g0 - p["vt_m"]}
     for name in ("a_u", "i_uoff", "i_umax", "c", "g_load", "a_n", "v_ch", "v_cl", "c_node"):
@@ -156,6 +196,8 @@ def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_u
     safe = np.where(glc > 0, glc, 1.0)
     for name, t in (("phi_h", t_hold), ("phi_u", t_update)):
         d[name] = np.where(glc > 0, -np.expm1(-glc * t) / safe, t)
+    if v.noise:
+        d["sn_w"], d["sn_v"] = noise_sigmas(p, glc, v.leak, i_leak0, t_hold, t_update, noise)
     return d
 
 
@@ -165,7 +207,8 @@ def derived_names(v: Variant) -> tuple[list[str], list[str]]:
         v.device, ["bp", "bm", "up", "um"])
     syn += ["a_u", "i_uoff"] + (["i_umax"] if v.sat_update else []) + ["c", "phi_h", "phi_u"]
     syn += ["glc", "il0c"] if v.leak else []
-    return syn, ["g_load", "a_n", "v_ch", "v_cl", "c_node"]
+    syn += ["sn_w"] if v.noise else []
+    return syn, ["g_load", "a_n", "v_ch", "v_cl", "c_node"] + (["sn_v"] if v.noise else [])
 
 
 #: study scalars the kernels read (``NOM``), in order

@@ -806,7 +806,7 @@ def _eqprop_row(src: Source, spec: KernelSpec) -> None:
     lanes whose Newton solve failed; the row counts ``spr`` steps."""
     from mcaann.engine.eqprop_codegen import WORK
 
-    src(f"eqrow(w, DSA, DNA, NOM, act0, tgt, {WORK}, v_rest, v_lo, v_hi, B)")
+    src(f"eqrow(w, DSA, DNA, NOM, act0, tgt, {WORK}, v_rest, v_lo, v_hi, B, inst, step, seed)")
     with src.lanes():
         src("newly = (OK[b] == 0.0) & (div[b] == 0.0)")
         src("div_step[b] = step if newly else div_step[b]")

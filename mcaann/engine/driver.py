@@ -235,7 +235,7 @@ class Chip:
         vt_rel = c.V_teach / c.V_teach_ref
         kT = K_BOLTZMANN * st.process.temperature
         dt = st.integrator.dt
-        if st.noise.enabled:  # (the schema refuses noise with eqprop)
+        if st.noise.enabled and st.network.learning == "backprop":  # eqprop's noise: its derived arrays
             g_leak, kg, cap = self.params["g_leak"], self.params["kg"], self.params["c"]
             i0 = st.leakage.I_leak0 if st.leakage.enabled else 0.0
             ds_n = st.noise.density_scale

@@ -31,6 +31,7 @@ from mcaann.engine.codegen import (
     score_row,
     score_start,
 )
+from mcaann.engine.eqprop_reference import noise_counters
 from mcaann.engine.newton import DV_MAX
 
 #: the compute syntax with the eqprop devices' functions
@@ -43,7 +44,7 @@ _NEWTON_ARGS = "w, DSA, DNA, NOM, act0, {tgt}, {v}, VP, R, J, DV, ACT, {ok}, FAC
 
 def eq_variant(spec: KernelSpec) -> eqprop.Variant:
     return eqprop.Variant(device=spec.eq_device, sat_update=spec.eq_sat_update, leak=spec.leak,
-                          amplifier=spec.eq_amplifier)
+                          amplifier=spec.eq_amplifier, noise=spec.noise)
 
 
 def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:
@@ -179,13 +180,19 @@ def functions(src: Source, spec: KernelSpec) -> None:
             src(f"newton({args.replace(', g,', ', 0.0,')})")
     src("")
     src(JIT)
-    with src.block(f"def eqrow(w, DSA, DNA, NOM, act0, tgt, {WORK}, v_rest, v_lo, v_hi, B):"):
-        src('"""One training row in place: free phase, nudged phase, update (weights of lanes with OK[b] = 1)."""')
+    with src.block(f"def eqrow(w, DSA, DNA, NOM, act0, tgt, {WORK}, v_rest, v_lo, v_hi, B, inst, step, seed):"):
+        src('"""One training row in place: free phase, nudged phase, update (weights of lanes with OK[b] = 1); with '
+            'noise, its normals keyed by the lanes\' instances and the row\'s first step."""')
         _scalars(src)
+        topo = Topology(spec.layers)
+        at_w, at_f, at_n = noise_counters(topo)
+        if spec.noise:
+            src("lo = step & 0xFFFFFFFF")
+            src("hi = step >> 32")
         src(f"phase({args.replace(', g,', ', int(n_free),').replace('beta', 'ZERO')})")
-        eqprop.locals_(EqBuilder(spec, src, "QF[{k}, b] = {v}"))
+        _sampled(src, spec, at_f, lambda: eqprop.locals_(EqBuilder(spec, src, "QF[{k}, b] = {v}")))
         src(f"phase({args.replace(', g,', ', int(n_nudge),')})")
-        eqprop.locals_(EqBuilder(spec, src, "QF[{k}, b] = {v} - QF[{k}, b]"))
+        _sampled(src, spec, at_n, lambda: eqprop.locals_(EqBuilder(spec, src, "QF[{k}, b] = {v} - QF[{k}, b]")))
         b = EqBuilder(spec, src)
         for k in range(b.topo.n_weights):
             q = b.synapse(k)
@@ -194,6 +201,9 @@ def functions(src: Source, spec: KernelSpec) -> None:
                 rate = b.let("rate", eqprop.update_rate(b.variant, atom(f"QF[{k}, b]"), q))
                 w1 = b.let("wh", eqprop.hold(b.variant, w, 0.0, q("phi_h"), atom("v_rest"), q))
                 b.emit(f"QF[{k}, b]", eqprop.hold(b.variant, w1, rate, q("phi_u"), atom("v_rest"), q))
+        if spec.noise:
+            sn_w = derived_names(spec)[0].index("sn_w")
+            _normals(src, at_w, b.topo.n_weights, lambda k: f"QF[{k}, b] += {{z}} * DSA[{sn_w}, {k}, b]")
         with src.lanes():
             src("ACC[b] = 0.0")
         with src.block(f"for k in range({b.topo.n_weights}):"), src.lanes():
@@ -219,6 +229,31 @@ def functions(src: Source, spec: KernelSpec) -> None:
             src(f"newton({_NEWTON_ARGS.format(tgt='TE', v='VE', ok='OKE', beta='ZERO', g='0.0')})")
             score_row(src, n_out, lambda j: f"VE[{out0 + j}, b]")
         score_mean(src, n_out)
+
+
+def _normals(src: Source, first: int, count: int, statement) -> None:
+    """``count`` normals per lane, four per Philox block from block ``first`` (``eqprop_reference.noise_counters``);
+    ``statement(i)`` uses the i-th as ``{z}``."""
+    for block in range(-(-count // 4)):
+        with src.lanes():
+            src(f"z0, z1, z2, z3 = normal_quad(inst[b], {first + block}, lo, hi, seed, STREAM_NOISE)")
+            for m in range(min(4, count - 4 * block)):
+                src(statement(4 * block + m).format(z=f"z{m}"))
+
+
+def _sampled(src: Source, spec: KernelSpec, first: int, locals_) -> None:
+    """The local quantities (``locals_()`` writes them) at the node voltages the update circuit samples: with
+    noise, each node plus its thermal noise (normals from block ``first``), the relaxed state kept in ``VP`` and
+    put back after."""
+    if not spec.noise:
+        locals_()
+        return
+    nn = Topology(spec.layers).n_neurons
+    sn_v = derived_names(spec)[1].index("sn_v")
+    src("VP[:, :] = V")
+    _normals(src, first, nn, lambda n: f"V[{n}, b] += {{z}} * DNA[{sn_v}, {n}, b]")
+    locals_()
+    src("V[:, :] = VP")
 
 
 def work_arrays(src: Source, spec: KernelSpec) -> None:

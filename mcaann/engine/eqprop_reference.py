@@ -25,6 +25,9 @@ from mcaann.circuit import eqprop
 from mcaann.circuit.network import Topology
 from mcaann.engine.newton import DV_MAX
 from mcaann.tasks.datasets import correct as decide
+from mcaann.units import K_BOLTZMANN
+from mcaann.variability.rng import STREAM_NOISE, normal_quad
+from mcaann.variability.temperature import gm_over_i
 
 
 def constants(study) -> eqprop.Constants:
@@ -35,7 +38,22 @@ def constants(study) -> eqprop.Constants:
 
 def variant(study) -> eqprop.Variant:
     return eqprop.Variant(device=study.eqprop.device, sat_update=math.isfinite(study.eqprop.I_u_max),
-                          leak=study.leakage.enabled, amplifier=study.eqprop.amplifier)
+                          leak=study.leakage.enabled, amplifier=study.eqprop.amplifier, noise=study.noise.enabled)
+
+
+def row_noise(study) -> eqprop.RowNoise:
+    """The noise sources of the study's eqprop circuit (``eqprop.RowNoise``)."""
+    kT = K_BOLTZMANN * study.process.temperature
+    g_m = gm_over_i(study) * study.eqprop.I_u_bias
+    return eqprop.RowNoise(kT=kT, density_scale=study.noise.density_scale,
+                           s_update=4.0 * kT * study.noise.gamma * g_m)
+
+
+def noise_counters(topo: Topology) -> tuple[int, int, int]:
+    """First Philox block index (``normal_quad``'s second counter word) of a row's weight noise, free-phase node
+    samples and nudged-phase node samples: four normals per block, in that order."""
+    blocks_w, blocks_n = -(-topo.n_weights // 4), -(-topo.n_neurons // 4)
+    return 0, blocks_w, blocks_w + blocks_n
 
 
 class _Eval:
@@ -95,7 +113,8 @@ class Network:
         lk, ep = study.leakage, study.eqprop
         self.t_update = study.task.T_row - ep.T_free - ep.T_nudge
         self.d = eqprop.derive(self.variant, params, self.const, lk.I_leak0 if lk.enabled else 0.0,
-                               ep.T_free + ep.T_nudge, self.t_update)
+                               ep.T_free + ep.T_nudge, self.t_update, row_noise(study))
+        self.seed, self.steps_per_row = study.monte_carlo.seed, study.steps_per_row
         self.beta, self.tol, self.iters = ep.beta, ep.newton_tol, ep.newton_iter
         self.relax, self.dt = ep.relax, study.integrator.dt
         self.t_free, self.t_nudge = ep.T_free, ep.T_nudge
@@ -162,20 +181,39 @@ class Network:
             return self.equilibrium(w, x, t, beta, v0, ok)
         return self.transient(w, x, t, beta, v0, duration, ok)
 
-    def row(self, w, x, t, v0, ok):
-        """One training row: (new weights, node voltages at its end, still ok)."""
+    def normals(self, instances, step: int, first: int, count: int) -> np.ndarray:
+        """(n, count) standard normals of ``instances`` at the row starting at ``step``, from Philox block
+        ``first`` on (``noise_counters``)."""
+        lo, hi = step & 0xFFFFFFFF, step >> 32
+        z = np.empty((len(instances), count))
+        for i, inst in enumerate(instances):
+            for k in range(count):
+                z[i, k] = normal_quad(int(inst), first + k // 4, lo, hi, self.seed, STREAM_NOISE)[k % 4]
+        return z
+
+    def row(self, w, x, t, v0, ok, instances=None, step: int = 0):
+        """One training row: (new weights, node voltages at its end, still ok); with noise, ``instances`` and the
+        row's first ``step`` key its normals."""
         vf, ok = self.phase(w, x, None, 0.0, v0, self.t_free, ok)
         vn, ok = self.phase(w, x, t, self.beta, vf, self.t_nudge, ok)
-        wn, ok = self.update(w, x, vf, vn, ok)
+        wn, ok = self.update(w, x, vf, vn, ok, instances, step)
         return wn, vn, ok
 
-    def update(self, w, x, vf, vn, ok):
-        """The weights after a row's update from its free and nudged node voltages ``vf``, ``vn``, and ok."""
-        dq = self.local(w, x, vn) - self.local(w, x, vf)
+    def update(self, w, x, vf, vn, ok, instances=None, step: int = 0):
+        """The weights after a row's update from its free and nudged node voltages ``vf``, ``vn``, and ok; with
+        noise, the update circuit samples node voltages with their thermal noise and the weights take theirs."""
         q = self.d.__getitem__
+        if self.variant.noise:
+            at_w, at_f, at_n = noise_counters(self.topo)
+            nn = self.topo.n_neurons
+            vf = vf + q("sn_v") * self.normals(instances, step, at_f, nn)
+            vn = vn + q("sn_v") * self.normals(instances, step, at_n, nn)
+        dq = self.local(w, x, vn) - self.local(w, x, vf)
         rate = eqprop.update_rate(self.variant, dq, q)
         wn = eqprop.hold(self.variant, w, 0.0, q("phi_h"), self.v_rest, q)
         wn = eqprop.hold(self.variant, wn, rate, q("phi_u"), self.v_rest, q)
+        if self.variant.noise:
+            wn = wn + q("sn_w") * self.normals(instances, step, at_w, self.topo.n_weights)
         wn = np.clip(wn, self.v_lo, self.v_hi)
         ok = ok & np.all(np.isfinite(wn), axis=1)
         return np.where(ok[:, None], wn, w), ok
@@ -201,11 +239,13 @@ class Network:
         mse = se / (X.shape[0] * T.shape[1])
         return mse, (correct / X.shape[0] if thresholds is not None else np.full(n, np.nan))
 
-    def train(self, w0, X, T, thresholds, epochs: int, orders=None):
+    def train(self, w0, X, T, thresholds, epochs: int, orders=None, instances=None):
         """Train ``epochs`` over the rows (fixed order, or ``orders[ep]`` (n, rows) per instance, see
-        ``row_orders``); returns (w, mse (n, epochs + 1), accuracy, diverged)."""
+        ``row_orders``) of ``instances`` (default 0 .. n - 1: they key the noise); returns (w, mse (n, epochs + 1),
+        accuracy, diverged)."""
         w = np.array(w0, dtype=float)
         n = w.shape[0]
+        instances = np.arange(n) if instances is None else instances
         mse = np.empty((n, epochs + 1))
         acc = np.empty((n, epochs + 1))
         mse[:, 0], acc[:, 0] = self.evaluate(w, X, T, thresholds)
@@ -214,7 +254,8 @@ class Network:
         for ep in range(epochs):
             for rpos in range(X.shape[0]):
                 r = orders[ep][:, rpos] if orders is not None else np.full(n, rpos)
-                w, v, ok = self.row(w, X[r], T[r], v, ok)
+                step = (ep * X.shape[0] + rpos) * self.steps_per_row
+                w, v, ok = self.row(w, X[r], T[r], v, ok, instances, step)
                 v = np.where(ok[:, None], v, self.const.v_mid)
             mse[:, ep + 1], acc[:, ep + 1] = self.evaluate(w, X, T, thresholds)
         return w, mse, acc, ~ok

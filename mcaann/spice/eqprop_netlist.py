@@ -237,10 +237,15 @@ def check_free_phase(study, instance: int, params: dict[str, np.ndarray] | None 
 
 def check_epoch(study, instance: int, devices: str = "behavioural") -> float:
     """Largest |w difference| [V] after one epoch between the engine and the same protocol whose free and
-    nudged phases are ngspice operating points (the update from their node voltages, as the engine's)."""
+    nudged phases are ngspice operating points (the update from their node voltages, as the engine's); both
+    without noise (an operating point has none)."""
     from mcaann.engine.driver import study_task
     from mcaann.engine.reference import row_order
+    from mcaann.study.load import load_study
     from mcaann.variability.mismatch import sample_instances
+
+    if study.noise.enabled:
+        study = load_study(study, {"noise.enabled": False})
 
     topo = Topology(tuple(study.network.layers))
     params = sample_instances(study, topo, np.array([instance]))

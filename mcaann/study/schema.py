@@ -455,8 +455,6 @@ class Study(_Section):
 
     def _check_eqprop(self) -> None:
         ep, dt = self.eqprop, self.integrator.dt
-        if self.noise.enabled:
-            raise ValueError("noise.enabled: the eqprop circuit has no noise model yet (set it false)")
         if self.integrator.dtype != "float64":
             raise ValueError("integrator.dtype: the eqprop kernels are float64 only")
         if ep.T_free + ep.T_nudge >= self.task.T_row:
