@@ -38,7 +38,7 @@ from mcaann.engine.newton import DV_MAX
 EQ_COMPUTE = Syntax(COMPUTE.functions | {"relu": "max({0}, ZERO)", "step": "(ONE if {0} > ZERO else ZERO)",
                                           "exp": "math.exp({0})"}, _compute_number)
 
-WORK = "V, VE, VP, R, J, DV, ACT, OK, OKE, FAC, ACC, QF, TE"
+WORK = "V, VE, VP, R, J, DV, ACT, OK, OKE, FAC, ACC, QF, TE, Z"
 _NEWTON_ARGS = "w, DSA, DNA, NOM, act0, {tgt}, {v}, VP, R, J, DV, ACT, {ok}, FAC, ACC, {beta}, {g}, B"
 
 
@@ -179,6 +179,9 @@ def functions(src: Source, spec: KernelSpec) -> None:
         else:
             src(f"newton({args.replace(', g,', ', 0.0,')})")
     src("")
+    if spec.noise:
+        _normals_function(src)
+        src("")
     src(JIT)
     with src.block(f"def eqrow(w, DSA, DNA, NOM, act0, tgt, {WORK}, v_rest, v_lo, v_hi, B, inst, step, seed):"):
         src('"""One training row in place: free phase, nudged phase, update (weights of lanes with OK[b] = 1); with '
@@ -232,13 +235,24 @@ def functions(src: Source, spec: KernelSpec) -> None:
 
 
 def _normals(src: Source, first: int, count: int, statement) -> None:
-    """``count`` normals per lane, four per Philox block from block ``first`` (``eqprop_reference.noise_counters``);
-    ``statement(i)`` uses the i-th as ``{z}``."""
-    for block in range(-(-count // 4)):
-        with src.lanes():
-            src(f"z0, z1, z2, z3 = normal_quad(inst[b], {first + block}, lo, hi, seed, STREAM_NOISE)")
-            for m in range(min(4, count - 4 * block)):
-                src(statement(4 * block + m).format(z=f"z{m}"))
+    """``count`` normals per lane into ``Z``, four per Philox block from block ``first``
+    (``eqprop_reference.noise_counters``), by the one ``normals`` function (each inlined copy of the generator
+    costs compile time); ``statement(i)`` uses the i-th as ``{z}``."""
+    src(f"normals(Z, inst, {first}, {-(-count // 4)}, lo, hi, seed, B)")
+    with src.lanes():
+        for i in range(count):
+            src(statement(i).format(z=f"Z[{i}, b]"))
+
+
+def _normals_function(src: Source) -> None:
+    """``def normals``: Philox blocks ``first .. first + blocks - 1`` of every lane's instance, four normals each,
+    into rows ``4 (block - first) ..`` of ``Z``."""
+    src(JIT)
+    with src.block("def normals(Z, inst, first, blocks, lo, hi, seed, B):"):
+        with src.block("for kq in range(blocks):"), src.lanes():
+            src("z0, z1, z2, z3 = normal_quad(inst[b], first + kq, lo, hi, seed, STREAM_NOISE)")
+            for m in range(4):
+                src(f"Z[4 * kq + {m}, b] = z{m}")
 
 
 def _sampled(src: Source, spec: KernelSpec, first: int, locals_) -> None:
@@ -266,4 +280,5 @@ def work_arrays(src: Source, spec: KernelSpec) -> None:
     for name in ("ACT", "OK", "OKE", "FAC", "ACC"):
         src(f"{name} = np.zeros(B)")
     src(f"QF = np.zeros(({nw}, B))")
+    src(f"Z = np.zeros(({4 * max(-(-nw // 4), -(-nn // 4))}, B))")
     src(f"TE = np.zeros(({spec.layers[-1]}, B))")
