@@ -154,6 +154,13 @@ class RowNoise:
     s_update: float
 
 
+def decay_time(rate, t: float):
+    """``(1 - exp(-rate t)) / rate`` [s], elementwise, ``t`` where ``rate`` is 0: the integral over ``t`` of a
+    relaxation of ``rate`` [1/s]."""
+    safe = np.where(rate > 0, rate, 1.0)
+    return np.where(rate > 0, -np.expm1(-rate * t) / safe, t)
+
+
 def noise_sigmas(p: dict, glc, leak: bool, i_leak0: float, t_hold: float, t_update: float,
                  noise: RowNoise) -> tuple:
     """``(sn_w, sn_v)`` [V]: the standard deviation of a weight's noise over one row, and of a node voltage
@@ -169,12 +176,8 @@ def noise_sigmas(p: dict, glc, leak: bool, i_leak0: float, t_hold: float, t_upda
     ds = noise.density_scale
     s_h = ds * (2.0 * noise.kT * p["g_leak"] + Q_ELECTRON * abs(i_leak0)) if leak else 0.0 * glc
     s_u = s_h + ds * noise.s_update
-    safe = np.where(glc > 0, 2.0 * glc, 1.0)
-
-    def psi(t):
-        return np.where(glc > 0, -np.expm1(-2.0 * glc * t) / safe, t)
-
-    var = (s_h * psi(t_hold) * np.exp(-2.0 * glc * t_update) + s_u * psi(t_update)) / p["c"] ** 2
+    var = (s_h * decay_time(2.0 * glc, t_hold) * np.exp(-2.0 * glc * t_update)
+           + s_u * decay_time(2.0 * glc, t_update)) / p["c"] ** 2
     return np.sqrt(var), np.sqrt(ds * noise.kT / p["c_node"])
 
 
@@ -193,9 +196,8 @@ def derive(v: Variant, p: dict, c: Constants, i_leak0: float, t_hold: float, t_u
     glc = p["g_leak"] / p["c"] if v.leak else np.zeros_like(p["c"])
     d["glc"] = glc
     d["il0c"] = i_leak0 / p["c"]
-    safe = np.where(glc > 0, glc, 1.0)
     for name, t in (("phi_h", t_hold), ("phi_u", t_update)):
-        d[name] = np.where(glc > 0, -np.expm1(-glc * t) / safe, t)
+        d[name] = decay_time(glc, t)
     if v.noise:
         d["sn_w"], d["sn_v"] = noise_sigmas(p, glc, v.leak, i_leak0, t_hold, t_update, noise)
     return d

@@ -187,8 +187,7 @@ def functions(src: Source, spec: KernelSpec) -> None:
         src('"""One training row in place: free phase, nudged phase, update (weights of lanes with OK[b] = 1); with '
             'noise, its normals keyed by the lanes\' instances and the row\'s first step."""')
         _scalars(src)
-        topo = Topology(spec.layers)
-        at_w, at_f, at_n = noise_counters(topo)
+        at_w, at_f, at_n = noise_counters(Topology(spec.layers))
         if spec.noise:
             src("lo = step & 0xFFFFFFFF")
             src("hi = step >> 32")

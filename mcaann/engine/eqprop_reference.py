@@ -185,11 +185,10 @@ class Network:
         """(n, count) standard normals of ``instances`` at the row starting at ``step``, from Philox block
         ``first`` on (``noise_counters``)."""
         lo, hi = step & 0xFFFFFFFF, step >> 32
-        z = np.empty((len(instances), count))
-        for i, inst in enumerate(instances):
-            for k in range(count):
-                z[i, k] = normal_quad(int(inst), first + k // 4, lo, hi, self.seed, STREAM_NOISE)[k % 4]
-        return z
+        blocks = -(-count // 4)
+        z = np.array([[normal_quad(int(inst), first + q, lo, hi, self.seed, STREAM_NOISE) for q in range(blocks)]
+                      for inst in instances])
+        return z.reshape(len(instances), 4 * blocks)[:, :count]
 
     def row(self, w, x, t, v0, ok, instances=None, step: int = 0):
         """One training row: (new weights, node voltages at its end, still ok); with noise, ``instances`` and the
