@@ -1,4 +1,4 @@
-"""The NumPy baseline of the benchmark computes what the engine computes."""
+"""The benchmarks compute what the engine computes; the circuit table counts what the result file holds."""
 
 import numpy as np
 
@@ -36,3 +36,18 @@ def test_hand_written_ideal_kernel_computes_what_the_engine_computes():
     r = run_instances(st, 0, 70)
     w = hand_written_run(st, r.w_init, 2)
     np.testing.assert_allclose(w, r.w_final, rtol=0, atol=1e-12)
+
+
+def test_circuit_table_counts_yields_and_pairs():
+    # two circuits, one mismatch point, five chips: yields with their Wilson intervals, and the paired counts
+    import xarray as xr
+
+    from mcaann.bench.circuit_table import circuit_table
+
+    mse = np.array([[[0.1, 0.2, 0.3, 0.04, np.nan]], [[0.01, 0.2, 0.02, 0.5, 0.03]]])
+    ds = xr.Dataset({"final_mse": (("network__learning", "mismatch__scale", "instance"), mse)},
+                    coords={"network__learning": ["backprop", "eqprop"], "mismatch__scale": [1.0]})
+    text = circuit_table(ds, [0.05])
+    assert "| backprop | 1 | 25.0 % [4.6, 69.9] |" in text  # 1 of the 4 finite chips
+    assert "| eqprop | 1 | 60.0 % [23.1, 88.2] |" in text
+    assert "only eqprop / only backprop: 3 / 1 (1)" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mcaann.circuit import eqprop
 from mcaann.circuit.network import Topology
 from mcaann.engine.eqprop_reference import Network
 from mcaann.errors import StudyError
@@ -80,12 +81,49 @@ def _gradient_case(device: str, ideal_update: bool = False, **overrides):
     return net, w, x, t, v0, _fd_gradient(net, w, x, t, v0)
 
 
+#: amplifier output limits close around V_mid, so that the hidden amplifiers work on their soft saturation
+TIGHT = {"eqprop.V_out_min": 0.45, "eqprop.V_out_max": 0.55, "eqprop.V_out_knee": 0.02}
+UNCLIPPED = {"eqprop.V_out_min": -np.inf, "eqprop.V_out_max": np.inf}
+
+
+def test_amplifier_saturates_smoothly_at_its_limits():
+    # Closed forms far from and at the limits, and the slope against central differences
+    v, c = eqprop.Variant("conductance", False, False, clip=True), eqprop.Constants(0.0, 0.5, 0.0, 0.0, 0.0, 0.15,
+                                                                                 0.85, 0.02)
+    vn = np.linspace(0.0, 1.0, 2001)
+    a = 3.0
+    out, slope = eqprop.amplifier(v, c, vn, a)
+    x = 0.5 + a * (vn - 0.5)
+    lin = np.abs(x - 0.5) < 0.15  # 0.2 V = 10 knees inside either limit: 2 s e**-10 from linear at most
+    np.testing.assert_allclose(out[lin], x[lin], rtol=0, atol=2 * 0.02 * np.exp(-10.0))
+    assert np.abs(out[lin] - x[lin]).max() > 0.1 * 0.02 * np.exp(-10.0)  # and not exactly linear
+    np.testing.assert_allclose(out[x > 1.2], 0.85, atol=1e-12)
+    np.testing.assert_allclose(out[x < -0.2], 0.15, atol=1e-12)
+    # at a limit the softplus knee is s ln 2 inside it
+    at = eqprop.amplifier(v, c, 0.5 + 0.35 / a, a)[0]
+    assert abs(at - (0.85 - 0.02 * np.log(2.0))) < 1e-12
+    h = 1e-6
+    fd = (eqprop.amplifier(v, c, vn + h, a)[0] - eqprop.amplifier(v, c, vn - h, a)[0]) / (2 * h)
+    np.testing.assert_allclose(slope, fd, atol=1e-7)
+    assert slope.min() > -1e-15 and slope.min() < 1e-6 and slope.max() > a * (1 - 1e-6)  # monotone, flat to linear
+    assert 0.15 - 1e-12 <= out.min() and out.max() <= 0.85 + 1e-12
+    # without limits: the linear amplifier, exactly
+    lin_v = eqprop.Variant("conductance", False, False, clip=False)
+    out, slope = eqprop.amplifier(lin_v, c, vn, a)
+    np.testing.assert_array_equal(out, x)
+    assert slope == a
+
+
+@pytest.mark.parametrize("clip", ["default", "none"])
 @pytest.mark.parametrize("device", ["conductance", "conductance_pair"])
-def test_update_tends_to_gradient_like_beta(device):
+def test_update_tends_to_gradient_like_beta(device, clip):
     # The reciprocal variants (two-terminal conductances; the signed pair with its bidirectional inverter) with an
     # ideal update circuit: the update / beta tends to the gradient of the loss at equilibrium, with an error
-    # proportional to beta; the neuron amplifiers (gain 2) keep the network's co-content.
-    net, w, x, t, v0, g = _gradient_case(device, ideal_update=True, **{"eqprop.A_n": 2.0})
+    # proportional to beta; the neuron amplifiers (gain 2) keep the network's co-content (at the default output
+    # limits these nodes stay on the linear part)
+    ov = {"default": {}, "none": UNCLIPPED}[clip]
+    net, w, x, t, v0, g = _gradient_case(device, ideal_update=True, **{"eqprop.A_n": 2.0} | ov)
+    assert net.variant.clip == (clip != "none")
     assert np.abs(g).max() > 1e-3
     errs = [np.abs(_ep_estimate(net, w, x, t, v0, beta) - g).max() for beta in (4e-8, 2e-8, 1e-8)]
     assert errs[2] < 1e-2 * np.abs(g).max()
@@ -110,6 +148,23 @@ def test_kendall_update_tends_to_layer_scaled_gradient(device):
     assert errs[2] < 1e-2 * np.abs(g).max()
     ratios = [errs[0] / errs[1], errs[1] / errs[2]]
     assert all(1.8 < r < 2.2 for r in ratios), ratios
+
+
+@pytest.mark.parametrize("device", ["conductance", "conductance_pair"])
+def test_saturating_amplifier_biases_the_update(device):
+    # Amplifiers on their output limits pass the error back at their full backward gain (their backward part does
+    # not saturate): the update still converges as beta -> 0 (its changes halve with beta), but to a biased
+    # estimate of the gradient, off by more than a third of the largest component, still downhill (cosine > 0.8)
+    net, w, x, t, v0, g = _gradient_case(device, ideal_update=True, **{"eqprop.A_n": 2.0} | TIGHT)
+    vf, _ = net.equilibrium(w, x, None, 0.0, v0)
+    slope = eqprop.amplifier(net.variant, net.const, vf[:, :3], net.d["a_n"][:, :3])[1] / net.d["a_n"][:, :3]
+    assert slope.min() < 0.5  # the hidden amplifiers do work on their knees
+    est = [_ep_estimate(net, w, x, t, v0, beta) for beta in (4e-8, 2e-8, 1e-8)]
+    steps = [np.abs(est[0] - est[1]).max(), np.abs(est[1] - est[2]).max()]
+    assert 0.45 < steps[1] / steps[0] < 0.55, steps
+    assert np.abs(est[2] - g).max() > 0.35 * np.abs(g).max()
+    cos = np.sum(est[2] * g, axis=1) / np.linalg.norm(est[2], axis=1) / np.linalg.norm(g, axis=1)
+    assert np.all(cos > 0.8), cos
 
 
 def test_transistor_update_bias_is_bounded():
@@ -161,11 +216,13 @@ KERNEL_STUDY = {"eqprop.I_u_max": 1e-8, "leakage.G_leak": 1e-9, "leakage.I_leak0
                 "task.order": "shuffled"}
 
 
-@pytest.mark.parametrize(("amplifier", "device"), [("transformer", "square_law"), ("kendall", "square_law"),
-                                                  ("kendall", "conductance_pair")])
-def test_kernel_matches_reference(amplifier, device):
-    # mismatch (2x), saturating update circuit, leakage, shuffled rows; instances 0..69 span two blocks
-    st = _net(device, layers=(2, 2, 1), **KERNEL_STUDY, **{"eqprop.amplifier": amplifier})[0]
+@pytest.mark.parametrize(("amplifier", "device", "clip"), [("transformer", "square_law", {}),
+                                                          ("kendall", "square_law", UNCLIPPED),
+                                                          ("kendall", "conductance_pair", TIGHT)])
+def test_kernel_matches_reference(amplifier, device, clip):
+    # mismatch (2x), saturating update circuit, leakage, shuffled rows, the amplifiers' outputs limited at the
+    # default limits, not at all or tightly; instances 0..69 span two blocks
+    st = _net(device, layers=(2, 2, 1), **KERNEL_STUDY, **{"eqprop.amplifier": amplifier} | clip)[0]
     worst, r = _kernel_vs_reference(st)
     assert worst < 1e-12
     assert np.abs(r.w_final - r.w_init).max() > 1e-3  # it learned something
@@ -291,7 +348,9 @@ def test_node_capacitance_has_pelgrom_sigma():
 
 
 @pytest.mark.parametrize(("override", "field"), [({"integrator.dtype": "float32"}, "integrator.dtype"),
-                                                 ({"eqprop.T_free": 9e-8}, "eqprop.T_nudge")])
+                                                 ({"eqprop.T_free": 9e-8}, "eqprop.T_nudge"),
+                                                 ({"eqprop.V_out_min": 0.6}, "eqprop.V_out_max"),
+                                                 ({"eqprop.V_out_max": np.inf}, "eqprop.V_out_max")])
 def test_bad_eqprop_study_names_the_field(override, field):
     from mcaann.study import StudyError
 
@@ -308,16 +367,17 @@ def test_failed_newton_flags_diverged():
     np.testing.assert_array_equal(r.w_final, r.w_init)
 
 
-@pytest.mark.parametrize("device", ["square_law", "conductance", "conductance_pair"])
-def test_ngspice_agrees_with_equilibrium(device):
+@pytest.mark.parametrize(("device", "clip"), [("square_law", {}), ("conductance", {}), ("conductance_pair", {}),
+                                            ("conductance_pair", TIGHT)])
+def test_ngspice_agrees_with_equilibrium(device, clip):
     # the exported free phase of mismatched instances (twice the preset's sigma), every XOR row: ngspice's
-    # operating point within 1 mV of the engine's equilibrium
+    # operating point within 1 mV of the engine's equilibrium (also with the amplifiers on their soft limits)
     from mcaann.spice.eqprop_netlist import check_epoch, check_free_phase
     from mcaann.spice.ngspice import ngspice_available
 
     if not ngspice_available():
         pytest.skip("ngspice is not installed")
-    st = load_study("xor_eqprop", {"mismatch.scale": 2.0, "eqprop.device": device})
+    st = load_study("xor_eqprop", {"mismatch.scale": 2.0, "eqprop.device": device} | clip)
     for instance in (3, 11):
         assert check_free_phase(st, instance) < 1e-3
     # one epoch whose phases are ngspice operating points: the same weights to well below 1 mV
@@ -347,8 +407,8 @@ def test_capacity_gradient_fit_descends_within_the_rails():
     assert amplified_swing(net0, np.zeros_like(w0), x0).max() < 1e-12
 
 
-@pytest.mark.parametrize("amplifier", ["transformer", "kendall"])
-def test_ngspice_level1_mos_agrees_with_equilibrium(amplifier):
+@pytest.mark.parametrize(("amplifier", "clip"), [("transformer", {}), ("kendall", {}), ("transformer", TIGHT)])
+def test_ngspice_level1_mos_agrees_with_equilibrium(amplifier, clip):
     # the square-law pair written as level-1 NMOS transistors (VTO, KP per device), the amplifiers as sources with
     # a current-controlled backward current: ngspice's operating point within 1 mV of the engine's equilibrium
     # (measured about 10 uV: the junctions' gmin towards the -10 V bulk), and one epoch of ngspice phases within 1 mV
@@ -357,7 +417,7 @@ def test_ngspice_level1_mos_agrees_with_equilibrium(amplifier):
 
     if not ngspice_available():
         pytest.skip("ngspice is not installed")
-    st = load_study("xor_eqprop", {"mismatch.scale": 2.0, "eqprop.amplifier": amplifier})
+    st = load_study("xor_eqprop", {"mismatch.scale": 2.0, "eqprop.amplifier": amplifier} | clip)
     for instance in (3, 11):
         assert check_free_phase(st, instance, devices="mos") < 1e-3
     assert check_epoch(st, 3, "mos") < 1e-3

@@ -4,9 +4,10 @@ Kendall et al. 2020): the devices' equations and the network's Kirchhoff current
 The network is the layered one of ``Topology``. Every neuron is a node with a capacitance ``C_node`` to
 ground (its own, mismatched as every capacitor), a load conductance ``G_load`` to the mid-rail ``V_mid`` and
 two clamp diodes (its nonlinearity), and drives the next layer through a bidirectional amplifier of voltage
-gain ``A_n`` (forward ``V_mid + A_n (v - V_mid)``; backward it draws ``A_n`` (``amplifier = "transformer"``) or
-``1 / A_n`` (``"kendall"``, Kendall et al. 2020) times the current it supplies, ``backward_gain``); inputs and
-the bias are voltage sources. Synapse ``k`` joins its
+gain ``A_n`` (forward ``V_mid + A_n (v - V_mid)``, saturating smoothly at its output limits, ``amplifier``;
+backward it draws ``A_n`` (``amplifier = "transformer"``) or ``1 / A_n`` (``"kendall"``, Kendall et al. 2020) times
+the current it supplies, ``backward_gain``, whether or not its output saturates); inputs and the bias are
+voltage sources. Synapse ``k`` joins its
 presynaptic node ``a`` (an input, the bias or a neuron of the layer before) to its postsynaptic neuron ``b``.
 Output neurons are pulled towards their targets by a nudging conductance ``beta`` (0 in the free phase).
 
@@ -80,6 +81,21 @@ def exp(x):
     return np.exp(x)
 
 
+def softplus(x):
+    """``ln(1 + e**x)`` of a float, an array or an expression (without overflow)."""
+    if isinstance(x, Expr):
+        return call("softplus", x)
+    return np.logaddexp(0.0, x)
+
+
+def sigmoid(x):
+    """``1 / (1 + e**-x)`` of a float, an array or an expression (the derivative of ``softplus``)."""
+    if isinstance(x, Expr):
+        return 1.0 / (1.0 + exp(-x))
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
 def step(x):
     """``1`` where ``x > 0``, else ``0`` (the derivative of ``relu``)."""
     if isinstance(x, Expr):
@@ -129,6 +145,7 @@ class Variant:
     leak: bool
     amplifier: str = "transformer"  # transformer | kendall (``AMPLIFIERS``)
     noise: bool = False  # thermal noise on the weight capacitors and the sampled node voltages
+    clip: bool = False  # the neuron amplifier's output saturates at finite limits
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,9 @@ class Constants:
     v_g0: float  # gate bias of the transistor pair [V]
     i_s: float  # clamp diode saturation current [A]
     v_d: float  # diode n U_T [V]
+    out_lo: float = -np.inf  # the neuron amplifier's output limits [V] (used where ``Variant.clip``)
+    out_hi: float = np.inf
+    knee: float = 0.02  # width of its soft saturation [V]
 
 
 @dataclass(frozen=True)
@@ -152,6 +172,14 @@ class RowNoise:
     kT: float
     density_scale: float
     s_update: float
+
+
+def amplifier_limits(ep, v_dsat_out: float) -> tuple[float, float]:
+    """The neuron amplifier's output limits ``(lo, hi)`` [V] of the study section ``ep`` (``[eqprop]``): as given,
+    else ``v_dsat_out`` from each rail of the supply ``2 V_mid`` (its output device leaving saturation)."""
+    lo = v_dsat_out if ep.V_out_min is None else ep.V_out_min
+    hi = 2.0 * ep.V_mid - v_dsat_out if ep.V_out_max is None else ep.V_out_max
+    return float(lo), float(hi)
 
 
 def decay_time(rate, t: float):
@@ -214,7 +242,8 @@ def derived_names(v: Variant) -> tuple[list[str], list[str]]:
 
 
 #: study scalars the kernels read (``NOM``), in order
-SCALARS = ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "beta", "inv_dt", "tol", "iters", "n_free", "n_nudge")
+SCALARS = ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "beta", "inv_dt", "tol", "iters", "n_free", "n_nudge",
+           "v_out_lo", "v_out_hi", "v_knee")
 
 
 def synapse(v: Variant, c: Constants, w, va, vb, q: Callable):
@@ -293,16 +322,31 @@ def hold(v: Variant, w, rate, phi, v_rest, q: Callable):
 # --------------------------------------------------------------------------------------------------------
 
 
+def amplifier(v: Variant, c: Constants, vn, a):
+    """The neuron amplifier's forward part, gain ``a``, at node voltage ``vn`` [V]: its output [V] and slope
+    ``d out / d vn`` [1]. Linear, ``x = V_mid + a (vn - V_mid)``; with ``v.clip`` limited smoothly to
+    ``[out_lo, out_hi]``: ``x - s ln(1 + e**((x - out_hi)/s)) + s ln(1 + e**((out_lo - x)/s))``, ``s = knee``, of
+    slope ``a (1 - sigmoid((x - out_hi)/s) - sigmoid((out_lo - x)/s))``."""
+    x = c.v_mid + a * (vn - c.v_mid)
+    if not v.clip:
+        return x, a
+    s = c.knee
+    zh, zl = (x - c.out_hi) / s, (c.out_lo - x) / s
+    return x - s * softplus(zh) + s * softplus(zl), a * (1.0 - sigmoid(zh) - sigmoid(zl))
+
+
 def presynaptic(b, l: int, i: int):
-    """The voltage a synapse of layer ``l`` sees from its input ``i`` and the gain ``A`` of the neuron
-    amplifier in between: ``V_mid + A_n (v - V_mid)`` for a neuron (A_n = 1: none), the source itself for
-    an input or the bias (``A = 1.0``). The amplifier is bidirectional (Kendall et al. 2020): it draws ``A``
-    times its output current from the neuron node, so that the network keeps its co-content."""
+    """The voltage a synapse of layer ``l`` sees from its input ``i``, the gain ``A`` of the neuron amplifier in
+    between and its slope ``d va / d v`` (``amplifier``); the source itself for an input or the bias (``A =
+    1.0``). The amplifier is bidirectional (Kendall et al. 2020): its backward part, a current-controlled current
+    source, draws ``backward_gain(A)`` times its output current from the neuron node whether or not the forward
+    part saturates, so that the network keeps its co-content only while no amplifier works on its limits."""
     va = b.node(l - 1, i)
     if b.free(l - 1, i) is None:
-        return va, 1.0
+        return va, 1.0, 1.0
     a = b.neuron(b.free(l - 1, i))("a_n")
-    return b.const.v_mid + a * (va - b.const.v_mid), a
+    out, slope = (b.let("amp", e) for e in amplifier(b.variant, b.const, va, a))
+    return out, a, slope
 
 
 def backward_gain(v: Variant, a):
@@ -330,7 +374,7 @@ def kcl(b) -> None:
                 k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
                 na = b.free(l - 1, i)
                 with b.lanes():
-                    va, a = presynaptic(b, l, i)
+                    va, a, slope = presynaptic(b, l, i)
                     out = synapse(v, c, b.weight(k), va, vb, b.synapse(k))
                     ib, ia, dba, dbb, daa, dab = (b.let("syn", e) for e in out)
                     b.inject(nb, ib)
@@ -338,9 +382,9 @@ def kcl(b) -> None:
                     if na is not None:
                         ab = backward_gain(v, a)
                         b.inject(na, -(ab * ia))
-                        b.jac(na, na, -(ab * a * daa))
+                        b.jac(na, na, -(ab * slope * daa))
                         b.jac(na, nb, -(ab * dab))
-                        b.jac(nb, na, a * dba)
+                        b.jac(nb, na, slope * dba)
             with b.lanes():
                 i_n, g_n = neuron(c, vb, b.neuron(nb))
                 b.inject(nb, i_n)
@@ -363,5 +407,5 @@ def locals_(b) -> None:
             for i in range(topo.layers[l - 1] + 1):
                 k = topo.w_offset[l - 1] + j * (topo.layers[l - 1] + 1) + i
                 with b.lanes():
-                    va, _ = presynaptic(b, l, i)
+                    va = presynaptic(b, l, i)[0]
                     b.local(k, local_quantity(v, c, b.weight(k), va, vb, b.synapse(k)))

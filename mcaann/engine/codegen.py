@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "22"
+CODEGEN_VERSION = "23"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -62,6 +62,7 @@ class KernelSpec:
     eq_sat_update: bool = False  # eqprop: the update circuit saturates
     lags: bool = False  # the y, e, delta and g nodes settle with first-order lags (layered kernels only)
     eq_amplifier: str = ""  # eqprop: the neuron amplifier (``circuit.eqprop.AMPLIFIERS``)
+    eq_clip: bool = False  # eqprop: the amplifier's output saturates at finite limits
     pump_g: bool = False  # the charge pump's output conductance (``blocks.pump_conductance``)
 
     def key(self) -> str:

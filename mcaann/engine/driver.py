@@ -61,9 +61,11 @@ def _eqprop_spec(study) -> dict:
     """The eqprop fields of the kernel key (none for backprop: its keys stay as they were)."""
     if study.network.learning != "eqprop":
         return {}
+    from mcaann.engine.eqprop_reference import variant
+
     ep = study.eqprop
     return {"eq_device": ep.device, "eq_relax": ep.relax, "eq_sat_update": math.isfinite(ep.I_u_max),
-            "eq_amplifier": ep.amplifier}
+            "eq_amplifier": ep.amplifier, "eq_clip": variant(study).clip}
 
 
 def _lag_spec(study) -> dict:
@@ -121,7 +123,8 @@ def _eqprop_arrays(study, params: dict, n_blocks: int, dtype, syn: list[str], ne
     dt = study.integrator.dt
     scalars = {"v_bias": c.v_bias, "v_mid": c.v_mid, "v_g0": c.v_g0, "i_s": c.i_s, "v_d": c.v_d, "beta": ep.beta,
                "inv_dt": 1.0 / dt, "tol": ep.newton_tol, "iters": ep.newton_iter,
-               "n_free": round(ep.T_free / dt), "n_nudge": round(ep.T_nudge / dt)}
+               "n_free": round(ep.T_free / dt), "n_nudge": round(ep.T_nudge / dt),
+               "v_out_lo": c.out_lo, "v_out_hi": c.out_hi, "v_knee": c.knee}
     nom = np.array([scalars[nm] for nm in eqprop.SCALARS], dtype)
     ds = _pack_many([d[nm] for nm in syn], n_blocks, dtype).reshape(n_blocks, -1)
     dn = _pack_many([d[nm] for nm in neu], n_blocks, dtype).reshape(n_blocks, -1)

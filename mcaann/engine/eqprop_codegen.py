@@ -36,7 +36,9 @@ from mcaann.engine.newton import DV_MAX
 
 #: the compute syntax with the eqprop devices' functions
 EQ_COMPUTE = Syntax(COMPUTE.functions | {"relu": "max({0}, ZERO)", "step": "(ONE if {0} > ZERO else ZERO)",
-                                          "exp": "math.exp({0})"}, _compute_number)
+                                          "exp": "math.exp({0})",
+                                          "softplus": "(max({0}, ZERO) + math.log1p(math.exp(-abs({0}))))"},
+                     _compute_number)
 
 WORK = "V, VE, VP, R, J, DV, ACT, OK, OKE, FAC, ACC, QF, TE, Z"
 _NEWTON_ARGS = "w, DSA, DNA, NOM, act0, {tgt}, {v}, VP, R, J, DV, ACT, {ok}, FAC, ACC, {beta}, {g}, B"
@@ -44,7 +46,7 @@ _NEWTON_ARGS = "w, DSA, DNA, NOM, act0, {tgt}, {v}, VP, R, J, DV, ACT, {ok}, FAC
 
 def eq_variant(spec: KernelSpec) -> eqprop.Variant:
     return eqprop.Variant(device=spec.eq_device, sat_update=spec.eq_sat_update, leak=spec.leak,
-                          amplifier=spec.eq_amplifier, noise=spec.noise)
+                          amplifier=spec.eq_amplifier, noise=spec.noise, clip=spec.eq_clip)
 
 
 def derived_names(spec: KernelSpec) -> tuple[list[str], list[str], list[str]]:
@@ -63,7 +65,8 @@ class EqBuilder(_Builder):
         self.topo = Topology(spec.layers)
         self.variant = eq_variant(spec)
         self.syn, self.neu, _ = derived_names(spec)
-        self.const = eqprop.Constants(*(atom(n) for n in ("v_bias", "v_mid", "v_g0", "i_s", "v_d")))
+        self.const = eqprop.Constants(*(atom(n) for n in ("v_bias", "v_mid", "v_g0", "i_s", "v_d", "v_out_lo",
+                                                           "v_out_hi", "v_knee")))
         self.beta = atom("beta")
         self.count = 0
         self.calls = {}

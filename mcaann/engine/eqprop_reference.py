@@ -33,12 +33,15 @@ from mcaann.variability.temperature import gm_over_i
 def constants(study) -> eqprop.Constants:
     """The study-wide values of the eqprop circuit."""
     ep = study.eqprop
-    return eqprop.Constants(v_bias=study.circuit.V_bias, v_mid=ep.V_mid, v_g0=ep.V_G0, i_s=ep.I_s, v_d=ep.V_d)
+    lo, hi = eqprop.amplifier_limits(ep, study.circuit.V_dsat_out)
+    return eqprop.Constants(v_bias=study.circuit.V_bias, v_mid=ep.V_mid, v_g0=ep.V_G0, i_s=ep.I_s, v_d=ep.V_d,
+                            out_lo=lo, out_hi=hi, knee=ep.V_out_knee)
 
 
 def variant(study) -> eqprop.Variant:
     return eqprop.Variant(device=study.eqprop.device, sat_update=math.isfinite(study.eqprop.I_u_max),
-                          leak=study.leakage.enabled, amplifier=study.eqprop.amplifier, noise=study.noise.enabled)
+                          leak=study.leakage.enabled, amplifier=study.eqprop.amplifier, noise=study.noise.enabled,
+                          clip=math.isfinite(constants(study).out_hi))
 
 
 def row_noise(study) -> eqprop.RowNoise:

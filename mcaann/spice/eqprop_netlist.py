@@ -39,7 +39,8 @@ SPICE_DEVICES = ("behavioural", "mos")
 V_SUBSTRATE = -10.0
 
 #: SPICE syntax with the eqprop devices' functions
-EQ_SPICE = Syntax(SPICE.functions | {"relu": "max({0},0)", "step": "u({0})", "exp": "exp({0})"}, SPICE.number)
+EQ_SPICE = Syntax(SPICE.functions | {"relu": "max({0},0)", "step": "u({0})", "exp": "exp({0})",
+                                      "softplus": "(max({0},0)+ln(1+exp(-abs({0}))))"}, SPICE.number)
 
 
 def _node(topo: Topology, n: int) -> str:
@@ -55,7 +56,7 @@ class _Spice:
     def __init__(self, net: Network, k_index: int, t, beta: float):
         self.topo, self.variant, self.d, self.k = net.topo, net.variant, net.d, k_index
         c = net.const
-        self.const = eqprop.Constants(atom("v(vbias)"), c.v_mid, c.v_g0, c.i_s, c.v_d)
+        self.const = eqprop.Constants(atom("v(vbias)"), c.v_mid, c.v_g0, c.i_s, c.v_d, c.out_lo, c.out_hi, c.knee)
         self.t, self.beta = t, beta
         self.lines: list[str] = []
 
@@ -144,7 +145,8 @@ def _mos_lines(net: Network, instance: int) -> list[str]:
     for n, amp in amplified.items():
         node, a = _node(topo, n), float(d["a_n"][instance, n])
         back = float(eqprop.backward_gain(net.variant, a))
-        out += [f"Bamp_{node} ampi_{node} 0 V={{{c.v_mid!r}+{a!r}*(v({node})-{c.v_mid!r})}}",
+        forward = eqprop.amplifier(net.variant, c, atom(f"v({node})"), a)[0]
+        out += [f"Bamp_{node} ampi_{node} 0 V={{{render(forward, EQ_SPICE)}}}",
                 f"Vsense_{node} ampi_{node} {amp} DC 0",
                 f"Fback_{node} {node} 0 Vsense_{node} {back!r}"]
     return out

@@ -235,6 +235,14 @@ class Eqprop(_Section):
     A_n: PositiveSI = Field(1.0, description="voltage gain of the neuron's bidirectional amplifier [1]")
     amplifier: Literal["transformer", "kendall"] = Field(
         "transformer", description="the amplifier's backward current gain: A_n (transformer) or 1/A_n (kendall)")
+    V_out_min: SI | None = Field(
+        None, description="lowest output of the neuron amplifier, where it saturates smoothly [V]; default "
+                          "circuit.V_dsat_out (its output device at the ground rail); -inf with V_out_max = inf: "
+                          "no limit")
+    V_out_max: SI | None = Field(
+        None, description="highest output of the neuron amplifier [V]; default 2 V_mid - circuit.V_dsat_out (the "
+                          "supply 2 V_mid less its output device's saturation voltage)")
+    V_out_knee: PositiveSI = Field(0.02, description="width of the amplifier's soft saturation at either limit [V]")
     I_s: PositiveSI = Field(1e-12, description="clamp diode saturation current [A]")
     V_d: PositiveSI = Field(0.0388, description="clamp diode n U_T [V]")
     V_clamp: SI = Field(0.0, description="clamp diode knees at V_mid +- V_clamp [V]")
@@ -460,6 +468,14 @@ class Study(_Section):
         if ep.T_free + ep.T_nudge >= self.task.T_row:
             raise ValueError("eqprop.T_nudge: T_free + T_nudge must be shorter than task.T_row (the update "
                              "phase is the rest of the row)")
+        from mcaann.circuit.eqprop import amplifier_limits
+
+        lo, hi = amplifier_limits(ep, self.circuit.V_dsat_out)
+        if math.isfinite(lo) != math.isfinite(hi):
+            raise ValueError("eqprop.V_out_max: give both amplifier output limits finite, or -inf and inf (none)")
+        if not lo < ep.V_mid < hi:
+            raise ValueError(f"eqprop.V_out_max: the amplifier's output limits [{lo:g}, {hi:g}] V must bracket "
+                             f"V_mid = {ep.V_mid:g} V")
         if self.task.T_settle != 0.0:
             raise ValueError("task.T_settle: must be 0 with eqprop (its phases are eqprop.T_free, T_nudge)")
         if ep.relax == "transient":
