@@ -423,3 +423,18 @@ def test_ngspice_level1_mos_agrees_with_equilibrium(amplifier, clip):
     assert check_epoch(st, 3, "mos") < 1e-3
     with pytest.raises(StudyError, match="--devices: mos writes the square-law"):
         check_free_phase(load_study("xor_eqprop", {"eqprop.device": "conductance"}), 0, devices="mos")
+
+
+def test_every_eqprop_kernel_function_compiles_once(tmp_path, monkeypatch):
+    # from an empty kernel cache, each generated function is compiled for one signature only (a literal
+    # argument, such as a step counter starting at 0, used to type a second one: twice the compile time)
+    from mcaann.engine import kernels
+    from mcaann.engine.driver import kernel_spec, run_instances
+
+    monkeypatch.setenv("MCAANN_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(kernels, "_LOADED", {})
+    st = load_study("xor_eqprop", {"network.layers": [2, 1], "eqprop.device": "conductance", "task.epochs": 1})
+    run_instances(st, 0, 4, 1)
+    module = kernels.kernel_module(kernel_spec(st))
+    names = ("train_block", "eqrow", "evaluate", "phase", "newton", "assemble", "local_quantities")
+    assert {n: len(getattr(module, n).overloads) for n in names} == dict.fromkeys(names, 1)

@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "23"
+CODEGEN_VERSION = "24"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -723,7 +723,9 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
             src(held_out)
             with src.lanes():
                 src("accu_h[0, b] = correct[b]")
-        src("step = 0")
+        # spr * 0, not 0: a literal 0 types the first call of each row function as its own signature, which
+        # Numba then compiles twice
+        src("step = spr * 0")
         with src.block("for ep in range(epochs):"):
             with src.lanes():
                 with src.block("for r in range(n_rows):"):

@@ -40,7 +40,7 @@ EQ_COMPUTE = Syntax(COMPUTE.functions | {"relu": "max({0}, ZERO)", "step": "(ONE
                                           "softplus": "(max({0}, ZERO) + math.log1p(math.exp(-abs({0}))))"},
                      _compute_number)
 
-WORK = "V, VE, VP, R, J, DV, ACT, OK, OKE, FAC, ACC, QF, TE, Z"
+WORK = "V, VE, VP, R, J, DV, ACT, OK, OKE, FAC, ACC, QF, QN, TE, Z"
 _NEWTON_ARGS = "w, DSA, DNA, NOM, act0, {tgt}, {v}, VP, R, J, DV, ACT, {ok}, FAC, ACC, {beta}, {g}, B"
 
 
@@ -60,7 +60,7 @@ class EqBuilder(_Builder):
 
     SYNTAX = EQ_COMPUTE
 
-    def __init__(self, spec: KernelSpec, src: Source, local: str = "QF[{k}, b] = {v}"):
+    def __init__(self, spec: KernelSpec, src: Source):
         self.spec, self.src = spec, src
         self.topo = Topology(spec.layers)
         self.variant = eq_variant(spec)
@@ -70,7 +70,6 @@ class EqBuilder(_Builder):
         self.beta = atom("beta")
         self.count = 0
         self.calls = {}
-        self.local_fmt = local
 
     def lanes(self):
         self.calls = {}
@@ -108,7 +107,7 @@ class EqBuilder(_Builder):
         self.src(f"J[{n}, {m}, b] += {self.code(value)}")
 
     def local(self, k: int, value) -> None:
-        self.src(self.local_fmt.format(k=k, v=self.code(value)))
+        self.src(f"Q[{k}, b] = {self.code(value)}")
 
 
 def _scalars(src: Source, skip: tuple[str, ...] = ()) -> None:
@@ -186,6 +185,13 @@ def functions(src: Source, spec: KernelSpec) -> None:
         _normals_function(src)
         src("")
     src(JIT)
+    with src.block("def local_quantities(w, DSA, DNA, NOM, act0, V, Q, B):"):
+        src('"""Every synapse\'s local quantity Q [A] at node voltages V (one function for both phases: each '
+            'copy of this code costs compile time)."""')
+        _scalars(src)
+        eqprop.locals_(EqBuilder(spec, src))
+    src("")
+    src(JIT)
     with src.block(f"def eqrow(w, DSA, DNA, NOM, act0, tgt, {WORK}, v_rest, v_lo, v_hi, B, inst, step, seed):"):
         src('"""One training row in place: free phase, nudged phase, update (weights of lanes with OK[b] = 1); with '
             'noise, its normals keyed by the lanes\' instances and the row\'s first step."""')
@@ -195,15 +201,15 @@ def functions(src: Source, spec: KernelSpec) -> None:
             src("lo = step & 0xFFFFFFFF")
             src("hi = step >> 32")
         src(f"phase({args.replace(', g,', ', int(n_free),').replace('beta', 'ZERO')})")
-        _sampled(src, spec, at_f, lambda: eqprop.locals_(EqBuilder(spec, src, "QF[{k}, b] = {v}")))
+        _sampled(src, spec, at_f, lambda: src("local_quantities(w, DSA, DNA, NOM, act0, V, QF, B)"))
         src(f"phase({args.replace(', g,', ', int(n_nudge),')})")
-        _sampled(src, spec, at_n, lambda: eqprop.locals_(EqBuilder(spec, src, "QF[{k}, b] = {v} - QF[{k}, b]")))
+        _sampled(src, spec, at_n, lambda: src("local_quantities(w, DSA, DNA, NOM, act0, V, QN, B)"))
         b = EqBuilder(spec, src)
         for k in range(b.topo.n_weights):
             q = b.synapse(k)
             with b.lanes():
                 w = atom(f"w[{k}, b]")
-                rate = b.let("rate", eqprop.update_rate(b.variant, atom(f"QF[{k}, b]"), q))
+                rate = b.let("rate", eqprop.update_rate(b.variant, atom(f"QN[{k}, b]") - atom(f"QF[{k}, b]"), q))
                 w1 = b.let("wh", eqprop.hold(b.variant, w, 0.0, q("phi_h"), atom("v_rest"), q))
                 b.emit(f"QF[{k}, b]", eqprop.hold(b.variant, w1, rate, q("phi_u"), atom("v_rest"), q))
         if spec.noise:
@@ -282,5 +288,6 @@ def work_arrays(src: Source, spec: KernelSpec) -> None:
     for name in ("ACT", "OK", "OKE", "FAC", "ACC"):
         src(f"{name} = np.zeros(B)")
     src(f"QF = np.zeros(({nw}, B))")
+    src(f"QN = np.zeros(({nw}, B))")
     src(f"Z = np.zeros(({4 * max(-(-nw // 4), -(-nn // 4))}, B))")
     src(f"TE = np.zeros(({spec.layers[-1]}, B))")
