@@ -438,3 +438,17 @@ def test_every_eqprop_kernel_function_compiles_once(tmp_path, monkeypatch):
     module = kernels.kernel_module(kernel_spec(st))
     names = ("train_block", "eqrow", "evaluate", "phase", "newton", "assemble", "local_quantities")
     assert {n: len(getattr(module, n).overloads) for n in names} == dict.fromkeys(names, 1)
+
+
+def test_amplifier_limits_default_to_the_supply_and_follow_a_sweep():
+    # unset limits resolve to V_dsat_out inside the supply 2 V_mid, shown by `mcaann show`, and are derived again
+    # at each sweep point (a sweep of V_dsat_out or V_mid moves them); given limits stay as given
+    from mcaann.study.load import study_to_toml, sweep_points
+
+    st = load_study("xor_eqprop", {"sweep": {"circuit.V_dsat_out": [0.1, 0.2]}})
+    assert (st.eqprop.V_out_min, st.eqprop.V_out_max) == (0.15, 0.85)
+    assert "V_out_min = 0.15" in study_to_toml(st)
+    at = [st.at(p).eqprop for p in sweep_points(st)]
+    assert [(e.V_out_min, e.V_out_max) for e in at] == [(0.1, 0.9), (0.2, 0.8)]
+    given = load_study("xor_eqprop", {"eqprop.V_out_min": 0.3, "eqprop.V_out_max": 0.7, "eqprop.V_mid": 0.4})
+    assert (given.eqprop.V_out_min, given.eqprop.V_out_max) == (0.3, 0.7)

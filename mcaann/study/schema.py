@@ -476,6 +476,11 @@ class Study(_Section):
         if not lo < ep.V_mid < hi:
             raise ValueError(f"eqprop.V_out_max: the amplifier's output limits [{lo:g}, {hi:g}] V must bracket "
                              f"V_mid = {ep.V_mid:g} V")
+        # written as resolve_levels writes the rails: unset in the study as given, so that sweeps re-derive them
+        if ep.V_out_min is None:
+            ep.__dict__["V_out_min"] = lo
+        if ep.V_out_max is None:
+            ep.__dict__["V_out_max"] = hi
         if self.task.T_settle != 0.0:
             raise ValueError("task.T_settle: must be 0 with eqprop (its phases are eqprop.T_free, T_nudge)")
         if ep.relax == "transient":
