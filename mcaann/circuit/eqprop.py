@@ -157,9 +157,9 @@ class Constants:
     v_g0: float  # gate bias of the transistor pair [V]
     i_s: float  # clamp diode saturation current [A]
     v_d: float  # diode n U_T [V]
-    out_lo: float = -np.inf  # the neuron amplifier's output limits [V] (used where ``Variant.clip``)
-    out_hi: float = np.inf
-    knee: float = 0.02  # width of its soft saturation [V]
+    out_lo: float  # the neuron amplifier's output limits [V] (used where ``Variant.clip``)
+    out_hi: float
+    knee: float  # width of its soft saturation [V]
 
 
 @dataclass(frozen=True)

@@ -75,11 +75,7 @@ def resolve_levels(study) -> None:
             if abs(value) > sig:
                 raise ValueError(f"circuit.{key}: {value:g} V does not fit in the supply: a neuron output or input "
                                  f"reaches at most {sig:.3g} V from mid-rail ({_where(study)})")
-    # Written past validation so that the rails stay "unset" in the study as given (sweeps re-derive them).
-    if c.V_lo is None:
-        c.__dict__["V_lo"] = lo
-    if c.V_hi is None:
-        c.__dict__["V_hi"] = hi
+    c.fill_unset(V_lo=lo, V_hi=hi)
     if not c.V_lo < c.V_hi:
         raise ValueError("circuit.V_lo: must be below V_hi")
     r = study.monte_carlo.w_init_range

@@ -51,6 +51,13 @@ FiniteNonNegSI = Annotated[float, BeforeValidator(_si), Field(ge=0, allow_inf_na
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
+    def fill_unset(self, **derived: Any) -> None:
+        """Give each named field that is None its derived value, written past validation and not marked as set:
+        the study as given keeps it unset, so that each sweep point derives it again."""
+        for name, value in derived.items():
+            if getattr(self, name) is None:
+                self.__dict__[name] = value
+
 
 class Network(_Section):
     """Layer sizes ``[n0, n1, ..., nL]`` of the multilayer perceptron."""
@@ -476,11 +483,7 @@ class Study(_Section):
         if not lo < ep.V_mid < hi:
             raise ValueError(f"eqprop.V_out_max: the amplifier's output limits [{lo:g}, {hi:g}] V must bracket "
                              f"V_mid = {ep.V_mid:g} V")
-        # written as resolve_levels writes the rails: unset in the study as given, so that sweeps re-derive them
-        if ep.V_out_min is None:
-            ep.__dict__["V_out_min"] = lo
-        if ep.V_out_max is None:
-            ep.__dict__["V_out_max"] = hi
+        ep.fill_unset(V_out_min=lo, V_out_max=hi)
         if self.task.T_settle != 0.0:
             raise ValueError("task.T_settle: must be 0 with eqprop (its phases are eqprop.T_free, T_nudge)")
         if ep.relax == "transient":
