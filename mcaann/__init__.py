@@ -8,6 +8,10 @@ statistics as an xarray dataset.
 
 __version__ = "0.1.0"
 
+from mcaann.cpu import prefer_512_bit_vectors  # noqa: E402  (before anything compiles)
+
+prefer_512_bit_vectors()
+
 from mcaann.io.netcdf import open_result, write_result  # noqa: E402
 from mcaann.scale import run_study  # noqa: E402
 from mcaann.stats import wilson_interval  # noqa: E402
