@@ -15,11 +15,14 @@ from mcaann.engine.mathfn import (
     exp_float32,
     exp_float64,
     log_float64,
-    normal_quad_fast,
+    log_unit_float32,
+    normal_quad_float32,
+    normal_quad_float64,
     sat_float32,
     sat_float64,
     sigmoid_float32,
     sigmoid_float64,
+    sincos_2pi_float32,
     sincos_2pi_float64,
     tanh_float32,
     tanh_float64,
@@ -312,36 +315,99 @@ def test_nan_propagates():
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# normal_quad_fast
+# normal_quad_float64
 # ------------------------------------------------------------------------------------------------------------------
 
 
 @njit
 def _quads(n, k, seed, stream, fast, ref):
     for i in range(n):
-        fast[i, 0], fast[i, 1], fast[i, 2], fast[i, 3] = normal_quad_fast(i, k, 0, 0, seed, stream)
+        fast[i, 0], fast[i, 1], fast[i, 2], fast[i, 3] = normal_quad_float64(i, k, 0, 0, seed, stream)
         ref[i, 0], ref[i, 1], ref[i, 2], ref[i, 3] = normal_quad(i, k, 0, 0, seed, stream)
 
 
-def test_normal_quad_fast_matches_normal_quad():
+@njit
+def _quads32(n, k, seed, stream, fast):
+    for i in range(n):
+        fast[i, 0], fast[i, 1], fast[i, 2], fast[i, 3] = normal_quad_float32(i, k, 0, 0, seed, stream)
+
+
+@njit
+def _log_unit_loop(u, out):
+    for b in range(u.shape[0]):
+        out[b] = log_unit_float32(u[b])
+
+
+@njit
+def _sincos32_loop(u, c, s):
+    for b in range(u.shape[0]):
+        c[b], s[b] = sincos_2pi_float32(u[b])
+
+
+def test_log_unit_float32_accuracy():
+    # the noise's uniforms (r + 1/2) / 2**32 over the whole range, dense near 1 (where log u ~ u - 1) and at the
+    # smallest; float32 ulps of the exact float64 logarithm
+    r = np.concatenate([RNG.integers(0, 2**32, 200_000), np.arange(0, 4096), 2**32 - 1 - np.arange(0, 4096),
+                        2 ** np.arange(32) - 1, 2 ** np.arange(32)]).astype(np.float64)
+    u = (r + 0.5) / 2**32
+    out = np.empty(u.size, np.float32)
+    _log_unit_loop(u, out)
+    ref = np.log(u)
+    err = np.abs(out - ref) / np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    print(f"log_unit_float32 max error {err.max():.3f} float32 ulp (at u = {u[np.argmax(err)]:.9g})")
+    assert err.max() <= 2.0
+    assert out.dtype == np.float32
+    one = np.empty(1, np.float32)
+    _log_unit_loop(np.array([1.0]), one)
+    assert one[0] == 0.0
+
+
+def test_sincos_2pi_float32_accuracy():
+    u = np.concatenate([RNG.uniform(0, 1, 200_000), np.arange(9) / 8, [1e-12, 0.5 - 1e-12, 1 - 2**-33]])
+    c, s = np.empty(u.size, np.float32), np.empty(u.size, np.float32)
+    _sincos32_loop(u, c, s)
+    ec, es = np.abs(c - np.cos(2 * np.pi * u)).max(), np.abs(s - np.sin(2 * np.pi * u)).max()
+    print(f"sincos_2pi_float32 max absolute error cos {ec:.3g}, sin {es:.3g}")
+    assert max(ec, es) < 2e-7
+
+
+def test_normal_quad_float32_matches_normal_quad():
+    # the same uniforms as the float64 generator, the transform in float32: within a few float32 ulps of |z| (the
+    # radius's relative error is that of the logarithm over 2 log u, the angle's absolute error under 2e-7)
+    n = 50_000
+    worst = 0.0
+    for k, seed, stream in ((0, 0, 0), (7, 12345, 3), (2**31 + 5, 2**32 - 1, 0xDEADBEEF)):
+        fast, ref = np.empty((n, 4), np.float32), np.empty((n, 4))
+        _quads(n, np.uint64(k), np.uint64(seed), np.uint64(stream), np.empty((n, 4)), ref)
+        _quads32(n, np.uint64(k), np.uint64(seed), np.uint64(stream), fast)
+        worst = max(worst, float((np.abs(fast - ref) / (1.0 + np.abs(ref))).max()))
+    print(f"normal_quad_float32 max |difference| / (1 + |z|) from normal_quad {worst:.3g}")
+    assert worst < 1e-6
+
+
+def test_normal_quad_float64_matches_normal_quad():
     n = 50_000
     worst = 0.0
     for k, seed, stream in ((0, 0, 0), (7, 12345, 3), (2**31 + 5, 2**32 - 1, 0xDEADBEEF)):
         fast, ref = np.empty((n, 4)), np.empty((n, 4))
         _quads(n, np.uint64(k), np.uint64(seed), np.uint64(stream), fast, ref)
         worst = max(worst, float(np.abs(fast - ref).max()))
-    print(f"normal_quad_fast max |difference| from normal_quad {worst:.3g}")
+    print(f"normal_quad_float64 max |difference| from normal_quad {worst:.3g}")
     assert worst < 1e-12
 
 
-def test_normal_quad_fast_is_standard_normal():
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_normal_quad_is_standard_normal(dtype):
     # 1e5 blocks -> n = 4e5 normals. Standard error of the mean 1/sqrt(n) = 1.58e-3, so 5 SE = 7.9e-3; standard
     # error of the sample variance of normals sqrt(2/(n-1)) = 2.24e-3, so 5 SE = 0.0112; the four columns are
     # pairwise uncorrelated (SE 1/sqrt(1e5)). Kolmogorov-Smirnov against N(0, 1): p > 1e-4. Fixed counters.
     blocks = 100_000
     fast, ref = np.empty((blocks, 4)), np.empty((blocks, 4))
     _quads(blocks, np.uint64(1), np.uint64(2024), np.uint64(3), fast, ref)
-    z = fast.ravel()
+    if dtype == np.float32:
+        fast = np.empty((blocks, 4), np.float32)
+        _quads32(blocks, np.uint64(1), np.uint64(2024), np.uint64(3), fast)
+    z = fast.ravel().astype(np.float64)
     n = z.size
     assert abs(z.mean()) < 5.0 / math.sqrt(n)
     assert abs(z.var(ddof=1) - 1.0) < 5.0 * math.sqrt(2.0 / (n - 1))
@@ -366,7 +432,7 @@ def _has_avx():
 @njit
 def _normal_loop(n, k, seed, stream, a, b):
     for i in range(n):
-        a[i], b[i], _, _ = normal_quad_fast(i, k, 0, 0, seed, stream)
+        a[i], b[i], _, _ = normal_quad_float64(i, k, 0, 0, seed, stream)
 
 
 @pytest.mark.skipif(not _has_avx(), reason="needs AVX2 or AVX-512 for ymm/zmm")
@@ -399,6 +465,20 @@ def test_sincos_and_normal_loops_vectorise():
     _normal_loop(64, np.uint64(0), np.uint64(1), np.uint64(3), a, b)
     for f in (_sincos_loop, _normal_loop):
         assert _PACKED.search(f.inspect_asm(f.signatures[0]))
+
+
+@pytest.mark.skipif(not _has_avx(), reason="needs AVX2 or AVX-512 for ymm/zmm")
+def test_float32_normal_loop_vectorises():
+    @njit
+    def normal32_loop(n, k, seed, stream, a, b):
+        for i in range(n):
+            a[i], b[i], _, _ = normal_quad_float32(i, k, 0, 0, seed, stream)
+
+    a, b = np.empty(64, np.float32), np.empty(64, np.float32)
+    normal32_loop(64, np.uint64(0), np.uint64(1), np.uint64(3), a, b)
+    asm = normal32_loop.inspect_asm(normal32_loop.signatures[0])
+    assert re.search(r"\bv(?:mul|add|sub|sqrt|fmadd\w*)ps\b[^\n]*\b[yz]mm\d", asm), "no packed float32 arithmetic"
+
 
 
 def test_sigmoid_float64_accuracy():

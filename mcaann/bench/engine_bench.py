@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from mcaann.circuit.network import Topology
 from mcaann.engine.driver import run_instances, study_task
-from mcaann.engine.mathfn import exp_float64, normal_quad_fast, sat_float64, sigmoid_float64
+from mcaann.engine.mathfn import exp_float64, normal_quad_float64, sat_float64, sigmoid_float64
 from mcaann.study import load_study
 
 IDEAL = "xor_ideal"
@@ -77,7 +77,7 @@ def _sat_chunk(x, out):
 def _normal_chunk(x, out, rep):
     n = x.shape[0] // 4
     for b in range(n):  # the kernels' noise: four normals per Philox block, keyed as in the kernels
-        z0, z1, z2, z3 = normal_quad_fast(np.uint64(b), np.uint64(0), np.uint64(rep), np.uint64(0), np.uint64(7),
+        z0, z1, z2, z3 = normal_quad_float64(np.uint64(b), np.uint64(0), np.uint64(rep), np.uint64(0), np.uint64(7),
                                           np.uint64(3))
         out[b] = z0
         out[n + b] = z1

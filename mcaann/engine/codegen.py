@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "24"
+CODEGEN_VERSION = "25"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -688,7 +688,7 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
             src(f"ws = np.empty(({nw}, B))")
             src(f"wc = np.empty(({nw}, B), F)")
             src(f"wn = np.empty(({nw}, B))")
-            src(f"dW = np.zeros({noise_rows(nw) * blk})")
+            src(f"dW = np.zeros({noise_rows(nw) * blk}, F)")
             src("fin = np.empty(B)")
             if spec.lags:  # the lagged nodes start at 0 V
                 for kind in settling.NODES:
@@ -845,7 +845,7 @@ def generate(spec: KernelSpec) -> str:
     src("from numba import njit, prange")
     src("from mcaann.variability.rng import uniform, STREAM_NOISE, STREAM_SHUFFLE")
     src(f"from mcaann.engine.mathfn import sat_{F} as SAT, sigmoid_{F} as SIGMOID")
-    src("from mcaann.engine.mathfn import normal_quad_fast as normal_quad")
+    src(f"from mcaann.engine.mathfn import normal_quad_{F} as normal_quad")
     src(f"F = np.{F}")
     src("ZERO = F(0.0)")
     src("ONE = F(1.0)")

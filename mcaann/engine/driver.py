@@ -247,8 +247,8 @@ class Chip:
         else:
             sn_on = sn_off = np.zeros_like(self.params["c"])
         pad = ((0, 0), (0, noise_rows(self.topo.n_weights) - self.topo.n_weights))  # whole Philox blocks
-        sn_on = _pack(np.pad(sn_on, pad), n_blocks, np.float64)
-        sn_off = _pack(np.pad(sn_off, pad), n_blocks, np.float64)
+        sn_on = _pack(np.pad(sn_on, pad), n_blocks, F)  # [V per unit normal], in the compute dtype
+        sn_off = _pack(np.pad(sn_off, pad), n_blocks, F)
         inst_b = _pack(self.inst[:, None].astype(np.float64), n_blocks, np.float64)[:, 0, :].astype(np.uint64)
         w = _pack(w0, n_blocks, np.float64)
         mse = np.empty((n_blocks, epochs + 1, BLOCK))
