@@ -9,7 +9,9 @@ number is keyed by the instance index (MODEL.md section 5).
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -208,6 +210,50 @@ def _unpack(a: np.ndarray, n: int) -> np.ndarray:
     return a.transpose(0, 2, 1).reshape(-1, a.shape[1])[:n]
 
 
+def default_threads() -> int:
+    """Threads that run blocks of instances when a caller names none: Numba's count (``NUMBA_NUM_THREADS``, by
+    default the machine's cores)."""
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def each_block(call: Callable[[int], object], n_blocks: int, threads: int) -> None:
+    """``call(b)`` for every block ``b < n_blocks`` on up to ``threads`` threads, blocks taken in turn.
+
+    The kernels release the GIL, so the threads run them side by side; a block's results do not depend on which
+    thread ran it or when. The threads are daemons: Ctrl-C or SIGTERM in the main thread is not held up by them
+    (a block that is running finishes in the background, unless the process exits). The first error is raised
+    once the running blocks are done; blocks not yet started are skipped.
+    """
+    if threads <= 1 or n_blocks <= 1:
+        for b in range(n_blocks):
+            call(b)
+        return
+    lock = threading.Lock()
+    todo = iter(range(n_blocks))
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while not errors:
+            with lock:
+                b = next(todo, None)
+            if b is None:
+                return
+            try:
+                call(b)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller
+                errors.append(exc)
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(min(threads, n_blocks))]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 class Chip:
     """The instances ``inst`` of one study point with their block parameters, packed for the kernels.
 
@@ -215,8 +261,9 @@ class Chip:
     strategy (``strategies.software_study``: the same kernels, with nominal or fitted parameters).
     """
 
-    def __init__(self, study, task: TaskData, params: dict, inst: np.ndarray):
+    def __init__(self, study, task: TaskData, params: dict, inst: np.ndarray, threads: int | None = None):
         self.study, self.task, self.params, self.inst = study, task, params, inst
+        self.threads = threads or default_threads()
         self.topo = Topology(tuple(study.network.layers))
         self.n = inst.size
         self.n_blocks = -(-self.n // BLOCK)
@@ -258,14 +305,17 @@ class Chip:
         acc_h = np.full((n_blocks, epochs + 1, BLOCK), np.nan)
         x, t = self.task.train
         xh, th = self.task.held_out
-        args = (w, self.DS, self.DN, self.NOM, x.astype(F), t.astype(F), self.thr.astype(F),
-                np.int64(self.task.decision), st.task.order == "shuffled", epochs, st.steps_per_row, st.settle_steps,
-                dt, vt_rel, c.V_bias, c.V_lo, c.V_hi, st.leakage.V_rest,
-                sn_on, sn_off, np.uint64(st.monte_carlo.seed), inst_b, mse, acc, div, div_step,
-                xh.astype(F), th.astype(F), np.int64(st.output.keep_every), acc_h)
-        train_blocks = kernel_function(self.spec, "train_blocks", args)
+        x, t, thr, xh, th = x.astype(F), t.astype(F), self.thr.astype(F), xh.astype(F), th.astype(F)
+
+        def args(b: int) -> tuple:
+            return (w[b], self.DS[b], self.DN[b], self.NOM, x, t, thr, np.int64(self.task.decision),
+                    st.task.order == "shuffled", epochs, st.steps_per_row, st.settle_steps, dt, vt_rel, c.V_bias,
+                    c.V_lo, c.V_hi, st.leakage.V_rest, sn_on[b], sn_off[b], np.uint64(st.monte_carlo.seed),
+                    inst_b[b], mse[b], acc[b], div[b], div_step[b], xh, th, np.int64(st.output.keep_every), acc_h[b])
+
+        train_block = kernel_function(self.spec, "train_block", args(0))
         t_kernel = time.perf_counter()
-        train_blocks(*args)
+        each_block(lambda b: train_block(*args(b)), n_blocks, self.threads)
         self.kernel_seconds += time.perf_counter() - t_kernel
         return {"w": _unpack(w, n), "mse": _unpack(mse, n), "accuracy": _unpack(acc, n),
                 "accuracy_test": _unpack(acc_h, n),
@@ -281,11 +331,15 @@ class Chip:
         wb = _pack(w, self.n_blocks, np.float64)
         m = np.empty((self.n_blocks, BLOCK))
         a = np.empty((self.n_blocks, BLOCK))
-        args = (wb, self.DS, self.DN, self.NOM, x.astype(F), t.astype(F), self.thr.astype(F),
-                np.int64(self.task.decision), self.study.circuit.V_bias, m, a)
-        evaluate_blocks = kernel_function(self.spec, "evaluate_blocks", args)
+        x, t, thr = x.astype(F), t.astype(F), self.thr.astype(F)
+
+        def args(b: int) -> tuple:
+            return (wb[b], self.DS[b], self.DN[b], self.NOM, x, t, thr, np.int64(self.task.decision),
+                    self.study.circuit.V_bias, m[b], a[b])
+
+        evaluate_block = kernel_function(self.spec, "evaluate_block", args(0))
         t_kernel = time.perf_counter()
-        evaluate_blocks(*args)
+        each_block(lambda b: evaluate_block(*args(b)), self.n_blocks, self.threads)
         self.kernel_seconds += time.perf_counter() - t_kernel
         return _unpack(m[:, None, :], self.n)[:, 0], _unpack(a[:, None, :], self.n)[:, 0]
 
@@ -297,17 +351,13 @@ class Chip:
 def run_instances(study, start: int, stop: int, threads: int | None = None) -> InstanceResults:
     """Sample instances ``[start, stop)`` of one sweep point of ``study`` and give them their weights by the
     study's ``training.strategy`` (in situ training, or a transfer from software: ``mcaann.strategies``)."""
-    import numba
-
     from mcaann.strategies import give_weights
 
-    if threads:
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     task = study_task(study)
     topo = Topology(tuple(study.network.layers))
     inst = np.arange(start, stop, dtype=np.int64)
     params = sample_instances(study, topo, inst)
-    chip = Chip(study, task, params, inst)
+    chip = Chip(study, task, params, inst, threads)
     out = give_weights(chip)
     res = InstanceResults(
         start=start,

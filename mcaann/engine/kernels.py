@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 
 
 def kernel_module(spec: KernelSpec) -> ModuleType:
-    """The compiled kernels for ``spec`` (``train_blocks``, ``evaluate_blocks``)."""
+    """The compiled kernels for ``spec`` (``train_block``, ``evaluate_block``: one block of instances each)."""
     key = spec.key()
     if key in _LOADED:
         return _LOADED[key]
@@ -72,7 +72,7 @@ def kernel_function(spec: KernelSpec, name: str, args: Sequence) -> numba.core.d
 def compiled_here() -> int:
     """How many kernels this process compiled rather than loaded from the cache."""
     return sum(sum(getattr(module, name).stats.cache_misses.values())
-               for module in _LOADED.values() for name in ("train_blocks", "evaluate_blocks"))
+               for module in _LOADED.values() for name in ("train_block", "evaluate_block"))
 
 
 def _entry(key: str) -> Path:

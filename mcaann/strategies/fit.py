@@ -188,4 +188,4 @@ def per_chip_weights(chip) -> tuple[np.ndarray, dict]:
     from mcaann.strategies.transfer import software_study, train_software
 
     sws = software_study(chip.study)
-    return train_software(sws, chip.task, fitted_parameters(chip))
+    return train_software(sws, chip.task, fitted_parameters(chip), chip.threads)

@@ -37,17 +37,17 @@ def software_init(study, inst: np.ndarray, n_weights: int) -> np.ndarray:
     return (2.0 * u - 1.0) * study.monte_carlo.w_init_range
 
 
-def train_software(study, task, params: dict) -> tuple[np.ndarray, dict]:
+def train_software(study, task, params: dict, threads: int | None = None) -> tuple[np.ndarray, dict]:
     """Train the software model with block parameters ``params`` (n blocks sets: one per chip, or one), every
     one from the same initial weights and row order (those of key ``SOFTWARE_INSTANCE``), so that only the
     parameters differ between them; the weights [V] and the training's record (curves, software accuracy on
-    the training rows, wall and kernel time [s])."""
+    the training rows, wall and kernel time [s]). On ``threads`` threads (None: ``driver.default_threads``)."""
     from mcaann.engine.driver import Chip
 
     t0 = time.perf_counter()
     n = next(iter(params.values())).shape[0]
     keys = np.full(n, SOFTWARE_INSTANCE, np.int64)
-    sw = Chip(study, task, params, keys)
+    sw = Chip(study, task, params, keys, threads)
     out = sw.train(software_init(study, keys, sw.topo.n_weights), study.task.epochs)
     out["software_seconds"] = time.perf_counter() - t0
     out["software_kernel_seconds"] = sw.kernel_seconds
@@ -55,14 +55,15 @@ def train_software(study, task, params: dict) -> tuple[np.ndarray, dict]:
     return out["w"], out
 
 
-def nominal_weights(study, task) -> tuple[np.ndarray, dict]:
+def nominal_weights(study, task, threads: int | None = None) -> tuple[np.ndarray, dict]:
     """The one software training of ``transfer``: nominal blocks, instance key ``SOFTWARE_INSTANCE``; weights
     (weights,) [V] and the record. Depends on no chip, so that every shard trains the same, bit for bit."""
     from mcaann.circuit.network import Topology
 
     sws = software_study(study)
     inst = np.array([SOFTWARE_INSTANCE], np.int64)
-    w, rec = train_software(sws, task, nominal_parameters(study, Topology(tuple(study.network.layers)), inst))
+    w, rec = train_software(sws, task, nominal_parameters(study, Topology(tuple(study.network.layers)), inst),
+                            threads)
     return w[0], rec
 
 
@@ -108,7 +109,7 @@ def give_weights(chip) -> dict:
 
         w_sw, rec = per_chip_weights(chip)
         return held(chip, write_weights(study, w_sw, chip.inst), rec)
-    w_sw, rec = nominal_weights(study, chip.task)
+    w_sw, rec = nominal_weights(study, chip.task, chip.threads)
     if strategy == "rram":
         from mcaann.strategies.rram import program
 
