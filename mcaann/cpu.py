@@ -34,3 +34,17 @@ def prefer_512_bit_vectors() -> str | None:
     if numba is not None:  # imported already: takes effect if nothing has been compiled yet
         numba.config.CPU_FEATURES = flat
     return flat
+
+
+def vector_width() -> str:
+    """The widest vectors Numba compiles for here, in words: ``"512-bit (AVX-512)"``, ``"256-bit (AVX2)"``, ..."""
+    import llvmlite.binding as llvm
+    import numba
+
+    features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+    on = {f[1:] for f in features.split(",") if f.startswith("+")}
+    if "avx512f" in on:
+        return "512-bit (AVX-512)" if PREFER_512_BIT in features else "256-bit (AVX-512, 256-bit preferred)"
+    if "avx2" in on:
+        return "256-bit (AVX2)"
+    return "128-bit (SSE)" if "sse2" in on else "scalar"

@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from mcaann.circuit.network import Topology
+from mcaann.cpu import vector_width
 from mcaann.engine.driver import run_instances, study_task
 from mcaann.engine.mathfn import exp_float64, normal_quad_float64, sat_float64, sigmoid_float64
 from mcaann.study import load_study
@@ -440,7 +441,7 @@ def run_benchmark(quick: bool = False) -> list[tuple[str, str]]:
     cores = numba.config.NUMBA_NUM_THREADS
     inst = 1024 if quick else 4096
     rows: list[tuple[str, str]] = [("machine", f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
-                                               f"cores, numba {numba.__version__}")]
+                                               f"cores, {vector_width()} vectors, numba {numba.__version__}")]
     threads = sorted({1, cores})
     rates = {}
     for name, label in ((IDEAL, "ideal"), (REALISTIC, "realistic")):
