@@ -1,4 +1,5 @@
-"""float32 arithmetic with float64 weight states (MODEL.md section 6)."""
+"""float32 arithmetic with weights that keep increments below a float32 ulp: float64 states (fused kernels) or
+compensated float32 pairs (layered kernels), MODEL.md section 6."""
 
 import numpy as np
 
@@ -14,7 +15,7 @@ def test_float32_keeps_a_slow_leak_that_float32_states_would_lose():
     r32 = run_instances(load_study("xor_seed004", {**ov, "integrator.dtype": "float32"}), 0, 64)
     decay = np.abs(r64.w_init - r64.w_final)
     assert decay.max() > 1e-6  # the leak did move the weights (2 us / 100 ms of |w|)
-    # float32 drift, float64 accumulation: the decay is resolved to float32 precision of the increments
+    # float32 drift, compensated accumulation: the decay is resolved to float32 precision of the increments
     np.testing.assert_allclose(r32.w_final - r32.w_init, r64.w_final - r64.w_init, rtol=1e-5, atol=1e-12)
     # what float32 states would give: no decay at all
     w32 = r64.w_init.astype(np.float32)

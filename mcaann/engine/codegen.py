@@ -35,7 +35,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "26"
+CODEGEN_VERSION = "27"
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -520,9 +520,17 @@ def _slope(spec: KernelSpec, name: str) -> Expr:
 
 
 def _layered_step(src: Source, spec: KernelSpec) -> None:
-    """The integrator step inside the time loop, from the solver's tableau: w <- w + increment (+ noise)."""
+    """The integrator step inside the time loop, from the solver's tableau: w <- w + increment (+ noise).
+
+    In float32 a weight is a pair of float32, ``wh + wl``: the increment and ``wl`` are added to ``wh`` by an exact
+    TwoSum whose rounding error becomes the new ``wl``, so that increments far below a float32 ulp of the weight
+    (a leak's ``dt / tau`` of 1e-7) still add up (MODEL.md section 6) while every loop runs in float32 lanes; the
+    rails clip the pair to the rails' own pairs. The float64 weights ``w`` are written back before each evaluation.
+    """
     tab = SOLVERS[spec.method]
     nw = Topology(spec.layers).n_weights
+    pair = spec.dtype == "float32"
+    syntax = COMPUTE if pair else NUMBA
     dargs = f"vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B{_lag_args(spec)}"
     dW = None
     if spec.noise:
@@ -531,38 +539,76 @@ def _layered_step(src: Source, spec: KernelSpec) -> None:
         # 2-d array, with a run-time stride, leave it a slow path)
         _noise_loops(src, nw, "B", lambda k: f"dW[({k}) * {spec.block} + b]")
         dW = atom(f"dW[k * {spec.block} + b]")
-    w, dt = atom("w[k, b]"), atom("dt")
-    slopes = [_slope(spec, f"k{s}[k, b]") for s in range(tab.stages)]
+    wname = "wh" if pair else "w"
+    w, dt = atom(f"{wname}[k, b]"), atom("dtf" if pair else "dt")
+    slopes = [atom(f"k{s}[k, b]") for s in range(tab.stages)]
     for s in range(tab.stages):
         stage_in = tab.stage_input(s, w, slopes[:s], dt, dW)
-        wsrc = "w"
+        wsrc = wname
         if stage_in is not w:
             with src.block(f"for k in range({nw}):"), src.lanes():
-                src(f"ws[k, b] = {render(stage_in)}")
+                src(f"ws[k, b] = {render(stage_in, syntax)}")
             wsrc = "ws"
-        if spec.dtype == "float32":
-            with src.block(f"for k in range({nw}):"), src.lanes():
-                src(f"wc[k, b] = F({wsrc}[k, b])")
-            wsrc = "wc"
         stage = f", F({tab.b[s]!r}), {'ZERO' if s == 0 else 'ONE'}" if spec.lags else ""
         src(f"drift({wsrc}, k{s}, {dargs}{stage})")
-    with src.block(f"for k in range({nw}):"), src.lanes():
-        src(f"wn[k, b] = {render(tab.combine(w, slopes, dt, dW))}")
-    if spec.lags:
-        _lag_step(src, spec)
     src("# a non-finite weight marks its instance diverged and freezes it; then the rails. No conditional stores")
     src("# (they become slow masked ones): fin[b] sums v * 0, which is 0 while every v is finite and NaN otherwise")
     with src.lanes():
-        src("fin[b] = 0.0")
+        src("fin[b] = ZERO")
     with src.block(f"for k in range({nw}):"), src.lanes():
-        src("fin[b] += wn[k, b] * 0.0")
+        if pair:
+            src(f"y = {render(tab.combine(atom('wl[k, b]'), slopes, dt, dW), syntax)}")
+            src("t = wh[k, b] + y")
+            src("bp = t - wh[k, b]")
+            src("wn[k, b] = t")
+            src("en[k, b] = (wh[k, b] - (t - bp)) + (y - bp)")
+        else:
+            src(f"wn[k, b] = {render(tab.combine(w, slopes, dt, dW))}")
+        src("fin[b] += wn[k, b] * ZERO")
+    if spec.lags:
+        _lag_step(src, spec)
+    # every operand of a select is loaded before it: a load inside `a if c else b` is a branch LLVM may not
+    # speculate, and the loop stays scalar (six times slower)
     with src.block(f"for k in range({nw}):"), src.lanes():
-        src("ok = (fin[b] == 0.0) & (div[b] == 0.0)")
-        src("w[k, b] = min(max(wn[k, b] if ok else w[k, b], v_lo), v_hi)")
+        src("ok = (fin[b] == ZERO) & (div[b] == 0.0)")
+        if pair:
+            src("th, tl, oh, ol = wn[k, b], en[k, b], wh[k, b], wl[k, b]")
+            src("nh = th if ok else oh")
+            src("nl = tl if ok else ol")
+            src("over = (nh > vhi_h) | ((nh == vhi_h) & (nl > vhi_l))")
+            src("under = (nh < vlo_h) | ((nh == vlo_h) & (nl < vlo_l))")
+            src("wh[k, b] = vhi_h if over else (vlo_h if under else nh)")
+            src("wl[k, b] = vhi_l if over else (vlo_l if under else nl)")
+        else:
+            src("new, old = wn[k, b], w[k, b]")
+            src("w[k, b] = min(max(new if ok else old, v_lo), v_hi)")
+    _flag_diverged(src, "fin[b] != ZERO")
+
+
+def _flag_diverged(src: Source, bad: str) -> None:
+    """Lanes where ``bad`` holds and that were not yet flagged: diverged (``div``) at this ``step``."""
     with src.lanes():
-        src("newly = (fin[b] != 0.0) & (div[b] == 0.0)")
-        src("div_step[b] = step if newly else div_step[b]")
-        src("div[b] = 1.0 if newly else div[b]")
+        src(f"newly = ({bad}) & (div[b] == 0.0)")
+        src("ds, d = div_step[b], div[b]")
+        src("div_step[b] = step if newly else ds")
+        src("div[b] = 1.0 if newly else d")
+
+
+def _weight_pairs(src: Source, spec: KernelSpec, to_pairs: bool) -> None:
+    """float32 layered kernels: the block's float64 weights ``w`` into float32 pairs ``wh + wl`` (and the rails'
+    pairs, the float32 ``dtf``), or the pairs back into ``w``."""
+    nw = Topology(spec.layers).n_weights
+    with src.block(f"for k in range({nw}):"), src.lanes():
+        if to_pairs:
+            src("wh[k, b] = F(w[k, b])")
+            src("wl[k, b] = F(w[k, b] - np.float64(wh[k, b]))")
+        else:
+            src("w[k, b] = np.float64(wh[k, b]) + np.float64(wl[k, b])")
+    if to_pairs:
+        src("dtf = F(dt)")
+        for rail in ("lo", "hi"):  # an infinite rail has no rounding error to keep
+            src(f"v{rail}_h = F(v_{rail})")
+            src(f"v{rail}_l = F(v_{rail} - np.float64(v{rail}_h)) if v{rail}_h - v{rail}_h == ZERO else ZERO")
 
 
 def _lag_step(src: Source, spec: KernelSpec) -> None:
@@ -685,11 +731,13 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
             src(f"delta = np.empty(({nn}, B), F)")
             for s in range(SOLVERS[spec.method].stages):
                 src(f"k{s} = np.empty(({nw}, B), F)")
-            src(f"ws = np.empty(({nw}, B))")
-            src(f"wc = np.empty(({nw}, B), F)")
-            src(f"wn = np.empty(({nw}, B))")
+            W = "F" if F == "float32" else "np.float64"  # float32: weight pairs (_layered_step)
+            for name in ("ws", "wn") + (("wh", "wl", "en") if F == "float32" else ()):
+                src(f"{name} = np.empty(({nw}, B), {W})")
             src(f"dW = np.zeros({noise_rows(nw) * blk}, F)")
-            src("fin = np.empty(B)")
+            src(f"fin = np.empty(B, {W})")
+            if F == "float32":
+                _weight_pairs(src, spec, True)
             if spec.lags:  # the lagged nodes start at 0 V
                 for kind in settling.NODES:
                     count = nw if kind in settling.SYNAPSE_NODES else nn
@@ -755,6 +803,8 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
                     _row_steps(src, spec, fz)
             if fz is not None:
                 src(f"wflat[:] = W64[{fz.o_w}:{fz.o_w + nw * blk}]")
+            elif F == "float32" and spec.learning != "eqprop":
+                _weight_pairs(src, spec, False)
             src(evaluation)
             with src.lanes():
                 src("mse[ep + 1, b] = se[b]")
@@ -810,10 +860,7 @@ def _eqprop_row(src: Source, spec: KernelSpec) -> None:
     from mcaann.engine.eqprop_codegen import WORK
 
     src(f"eqrow(w, DSA, DNA, NOM, act0, tgt, {WORK}, v_rest, v_lo, v_hi, B, inst, step, seed)")
-    with src.lanes():
-        src("newly = (OK[b] == 0.0) & (div[b] == 0.0)")
-        src("div_step[b] = step if newly else div_step[b]")
-        src("div[b] = 1.0 if newly else div[b]")
+    _flag_diverged(src, "OK[b] == 0.0")
     src("step += spr")
 
 

@@ -222,7 +222,8 @@ def functions(src: Source, spec: KernelSpec) -> None:
         with src.lanes():
             src("OK[b] = 0.0 if ACC[b] != 0.0 else OK[b]")
         with src.block(f"for k in range({b.topo.n_weights}):"), src.lanes():
-            src("w[k, b] = min(max(QF[k, b], v_lo), v_hi) if OK[b] != 0.0 else w[k, b]")
+            src("new, old = min(max(QF[k, b], v_lo), v_hi), w[k, b]")  # both loaded: the select vectorises
+            src("w[k, b] = new if OK[b] != 0.0 else old")
     src("")
     src(JIT)
     acts = ", ".join(f"act{l}" for l in range(L + 1))
