@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from mcaann.circuit.network import Topology
 from mcaann.cpu import vector_width
-from mcaann.engine.driver import run_instances, study_task
+from mcaann.engine.driver import BLOCK, run_instances, study_task
 from mcaann.engine.mathfn import exp_float64, normal_quad_float64, sat_float64, sigmoid_float64
 from mcaann.study import load_study
 
@@ -362,7 +362,9 @@ def size_rows(threads: int, instances: int, quick: bool) -> list[tuple[str, str]
                 t = time.perf_counter()
                 run_instances(st, 0, 64, threads)
                 first = time.perf_counter() - t
-                n = max(64, instances * 33 // nw)  # about the same work per run for every size
+                # about the same work per run for every size, in whole blocks for every thread (a thread without
+                # a block would idle: the rate is then one thread's)
+                n = max(1, round(instances * 33 / nw / (BLOCK * threads))) * BLOCK * threads
                 t = time.perf_counter()
                 run_instances(st, 0, n, threads)
                 wall = time.perf_counter() - t
