@@ -1,5 +1,8 @@
 """Bit-identical results whatever the thread count, run size or position (MODEL.md section 5)."""
 
+import _thread
+import time
+
 import numpy as np
 import pytest
 
@@ -50,6 +53,22 @@ def test_each_block_runs_every_block_once_and_raises_the_first_error():
     with pytest.raises(ValueError, match="block 4"):
         each_block(failing, 1000, 3)
     assert len(calls) < 1000  # the blocks not started when it failed are skipped
+
+
+def test_each_block_stops_taking_blocks_when_the_caller_is_interrupted():
+    calls = []
+
+    def slow(b):
+        calls.append(b)
+        if b == 0:
+            _thread.interrupt_main()  # Ctrl-C while the caller waits for the blocks
+        time.sleep(0.01)
+
+    with pytest.raises(KeyboardInterrupt):
+        each_block(slow, 1000, 2)
+    started = len(calls)
+    time.sleep(0.3)  # 60 more blocks' time on two threads
+    assert len(calls) <= started + 2  # at most the blocks that were running
 
 
 def test_instance_is_the_same_in_runs_of_any_size_or_offset(noisy_study):

@@ -222,9 +222,9 @@ def each_block(call: Callable[[int], object], n_blocks: int, threads: int) -> No
     """``call(b)`` for every block ``b < n_blocks`` on up to ``threads`` threads, blocks taken in turn.
 
     The kernels release the GIL, so the threads run them side by side; a block's results do not depend on which
-    thread ran it or when. The threads are daemons: Ctrl-C or SIGTERM in the main thread is not held up by them
-    (a block that is running finishes in the background, unless the process exits). The first error is raised
-    once the running blocks are done; blocks not yet started are skipped.
+    thread ran it or when. The threads are daemons: Ctrl-C or SIGTERM in the caller is not held up by them and
+    stops them taking further blocks (a block that is running finishes in the background, unless the process
+    exits). The first error is raised once the running blocks are done; blocks not yet started are skipped.
     """
     if threads <= 1 or n_blocks <= 1:
         for b in range(n_blocks):
@@ -246,10 +246,15 @@ def each_block(call: Callable[[int], object], n_blocks: int, threads: int) -> No
                 errors.append(exc)
 
     pool = [threading.Thread(target=worker, daemon=True) for _ in range(min(threads, n_blocks))]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    try:
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            while thread.is_alive():
+                thread.join(0.1)  # a wait with a timeout lets the caller's thread see Ctrl-C at once
+    except BaseException as exc:  # KeyboardInterrupt, Terminated: no block starts after it
+        errors.append(exc)
+        raise
     if errors:
         raise errors[0]
 
