@@ -355,7 +355,8 @@ class Chip:
 
 def run_instances(study, start: int, stop: int, threads: int | None = None) -> InstanceResults:
     """Sample instances ``[start, stop)`` of one sweep point of ``study`` and give them their weights by the
-    study's ``training.strategy`` (in situ training, or a transfer from software: ``mcaann.strategies``)."""
+    study's ``training.strategy`` (in situ training, or a transfer from software: ``mcaann.strategies``), the
+    blocks of instances on ``threads`` threads (None: ``default_threads``); the results do not depend on it."""
     from mcaann.strategies import give_weights
 
     task = study_task(study)
