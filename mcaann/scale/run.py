@@ -76,7 +76,7 @@ def run_study(study=None, *, threads: int | None = None, progress: Callable[[int
     study
         A ``Study``, a built-in name, a TOML path, or ``None`` for the default ``xor`` study.
     threads
-        threads running blocks of instances (default: all cores, or ``NUMBA_NUM_THREADS``). Results do not depend on it.
+        Threads running blocks of instances (default: all cores, or ``NUMBA_NUM_THREADS``). Results do not depend on it.
     progress
         Called as ``progress(done_instances, total_instances)`` after each task.
     overrides, sweeps
