@@ -273,16 +273,32 @@ _TWO_PI = 2.0 * math.pi
 
 
 @njit(cache=True, inline="always")
+def _quarter_turns(u):
+    """``(q, t)`` with u = q / 4 + t turns for a float64 u: q = round(4 u) mod 4, the quadrant, and t exact,
+    |t| <= 1/8 turn."""
+    kd = 4.0 * u + _SHIFT64
+    return _f64_bits(kd) & 3, u - (kd - _SHIFT64) * 0.25
+
+
+@njit(cache=True, inline="always")
+def _turn(q, cs, sn):
+    """``(cos, sin)`` of q quarter turns plus the angle whose cosine and sine are ``cs``, ``sn``."""
+    odd = (q & 1) != 0
+    c = sn if odd else cs
+    s = cs if odd else sn
+    c = -c if (q == 1) | (q == 2) else c
+    s = -s if q >= 2 else s
+    return c, s
+
+
+@njit(cache=True, inline="always")
 def sincos_2pi_float64(u):
     """``(cos(2 pi u), sin(2 pi u))`` for u in turns (dimensionless); absolute error < 3e-16.
 
     Exact reduction to the nearest quarter turn, then polynomials on [-pi/4, pi/4]. Meant for u in [0, 1); any
     finite |u| < 2**49 works. NaN or inf gives NaN.
     """
-    u = float(u)
-    kd = 4.0 * u + _SHIFT64
-    q = _f64_bits(kd) & 3  # quadrant, round(4u) mod 4
-    t = u - (kd - _SHIFT64) * 0.25  # exact, |t| <= 1/8 turn
+    q, t = _quarter_turns(float(u))
     x = t * _TWO_PI
     z = x * x
     w = z * z
@@ -292,12 +308,7 @@ def sincos_2pi_float64(u):
     hz = 0.5 * z
     w1 = 1.0 - hz
     cs = w1 + (((1.0 - w1) - hz) + z * rc)
-    odd = (q & 1) != 0
-    c = sn if odd else cs
-    s = cs if odd else sn
-    c = -c if (q == 1) | (q == 2) else c
-    s = -s if q >= 2 else s
-    return c, s
+    return _turn(q, cs, sn)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -439,18 +450,12 @@ def log_unit_float32(u):
 def sincos_2pi_float32(u):
     """``(cos(2 pi u), sin(2 pi u))`` as float32 for a float64 u in turns, |u| < 2**49 (dimensionless); absolute
     error < 2e-7. The reduction to the nearest quarter turn is exact in float64, the polynomials run in float32."""
-    kd = 4.0 * u + _SHIFT64
-    q = _f64_bits(kd) & 3
-    x = np.float32(u - (kd - _SHIFT64) * 0.25) * _F_TWO_PI  # |x| <= pi/4
+    q, t = _quarter_turns(u)
+    x = np.float32(t) * _F_TWO_PI  # |x| <= pi/4
     z = x * x
     sn = x + x * z * (_F_S1 + z * (_F_S2 + z * _F_S3))
     cs = _F_ONE - _F_HALF * z + z * z * (_F_C1 + z * (_F_C2 + z * _F_C3))
-    odd = (q & 1) != 0
-    c = sn if odd else cs
-    s = cs if odd else sn
-    c = -c if (q == 1) | (q == 2) else c
-    s = -s if q >= 2 else s
-    return c, s
+    return _turn(q, cs, sn)
 
 
 @njit(cache=True, inline="always")
