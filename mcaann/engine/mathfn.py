@@ -334,6 +334,26 @@ _F_E7 = np.float32(1.0 / 5040.0)
 
 
 @njit(cache=True, inline="always")
+def _exp_reduced32(x):
+    """(p, n) with e**x = p * 2**n, 1/sqrt(2) <~ p <~ sqrt(2), for a float32 |x| <= 104."""
+    kd = x * _F_LOG2E + _F_SHIFT
+    n = _f32_bits(kd) - _F_SHIFT_BITS
+    nf = kd - _F_SHIFT
+    r = (x - nf * _F_LN2_HI) - nf * _F_LN2_LO
+    r2 = r * r
+    q = (_F_E2 + _F_E3 * r) + r2 * ((_F_E4 + _F_E5 * r) + r2 * (_F_E6 + _F_E7 * r))
+    return _F_ONE + (r + r2 * q), n
+
+
+@njit(cache=True, inline="always")
+def _exp_core32(x):
+    """e**x for a float32 -87 <= x <= 88 (normal results only: one scale factor, no clamping); the same value as
+    ``exp_float32`` there."""
+    p, n = _exp_reduced32(x)
+    return p * _bits_f32((n + 127) << 23)
+
+
+@njit(cache=True, inline="always")
 def exp_float32(x):
     """e**x in float32 arithmetic (dimensionless), returns a float32; within ~1 float32 ulp of numpy.
 
@@ -342,13 +362,7 @@ def exp_float32(x):
     x = np.float32(x)
     x = _F_EXP_HI if x > _F_EXP_HI else x
     x = _F_EXP_LO if x < _F_EXP_LO else x
-    kd = x * _F_LOG2E + _F_SHIFT
-    n = _f32_bits(kd) - _F_SHIFT_BITS
-    nf = kd - _F_SHIFT
-    r = (x - nf * _F_LN2_HI) - nf * _F_LN2_LO
-    r2 = r * r
-    q = (_F_E2 + _F_E3 * r) + r2 * ((_F_E4 + _F_E5 * r) + r2 * (_F_E6 + _F_E7 * r))
-    p = _F_ONE + (r + r2 * q)
+    p, n = _exp_reduced32(x)
     n1 = n >> 1
     n2 = n - n1
     return p * _bits_f32((n1 + 127) << 23) * _bits_f32((n2 + 127) << 23)
@@ -376,7 +390,7 @@ def tanh_float32(x):
     small = x + x * s * ((((_F_TP0 * s + _F_TP1) * s + _F_TP2) * s + _F_TP3) * s + _F_TP4)
     small = x if a == _F_ZERO else small  # keeps tanh(-0.0) = -0.0
     ac = _F_TANH_CLAMP if a > _F_TANH_CLAMP else a
-    big = _F_ONE - _fdiv(_F_TWO, exp_float32(ac + ac) + _F_ONE)
+    big = _F_ONE - _fdiv(_F_TWO, _exp_core32(ac + ac) + _F_ONE)
     big = -big if x < _F_ZERO else big
     return small if a < _F_TANH_SMALL else big
 
@@ -490,7 +504,7 @@ def sigmoid_float32(z):
     z = np.float32(z)
     z = _F_SIG_HI if z > _F_SIG_HI else z
     z = _F_SIG_LO if z < _F_SIG_LO else z
-    return _fdiv(_F_ONE, _F_ONE + exp_float32(z))
+    return _fdiv(_F_ONE, _F_ONE + _exp_core32(z))
 
 
 _F_SIG_HI = np.float32(88.0)
@@ -503,4 +517,4 @@ def sat_float32(x):
     x = np.float32(x)
     xc = _F_TANH_CLAMP if x > _F_TANH_CLAMP else x
     xc = -_F_TANH_CLAMP if xc < -_F_TANH_CLAMP else xc
-    return np.float32(1.0) - _fdiv(np.float32(2.0), exp_float32(xc + xc) + np.float32(1.0))
+    return np.float32(1.0) - _fdiv(np.float32(2.0), _exp_core32(xc + xc) + np.float32(1.0))
