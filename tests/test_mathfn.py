@@ -12,6 +12,7 @@ from numba import njit, types
 from scipy import stats
 
 from mcaann.engine.mathfn import (
+    _exp_core32,
     exp_float32,
     exp_float64,
     log_float64,
@@ -136,6 +137,22 @@ def test_exp_float32_accuracy():
     err64, _ = _ulp_error(got, ref64)
     print(f"exp_float32 max error {err:.3f} f32 ulp vs numpy float32 (at {at:.6g}), {err64:.3f} vs rounded float64")
     assert err <= ULP_BOUND and err64 <= ULP_BOUND
+
+
+def test_exp_core32_is_exp_float32_where_the_result_is_normal():
+    # the logistic, tanh and saturating tanh of float32 use the one-scale-factor exponential on clamped
+    # arguments: bit for bit the full one over [-87, 88]
+    x = np.concatenate([np.linspace(-87, 88, 400_001), RNG.uniform(-87, 88, 200_000)]).astype(np.float32)
+    core, full = np.empty_like(x), np.empty_like(x)
+    _exp_core32_loop(x, core)
+    _LOOPS[exp_float32](x, full)
+    np.testing.assert_array_equal(core.view(np.uint32), full.view(np.uint32))
+
+
+@njit
+def _exp_core32_loop(x, out):
+    for b in range(x.shape[0]):
+        out[b] = _exp_core32(x[b])
 
 
 def test_exp_float32_edges():
