@@ -78,8 +78,8 @@ def _sat_chunk(x, out):
 def _normal_chunk(x, out, rep):
     n = x.shape[0] // 4
     for b in range(n):  # the kernels' noise: four normals per Philox block, keyed as in the kernels
-        z0, z1, z2, z3 = normal_quad_float64(np.uint64(b), np.uint64(0), np.uint64(rep), np.uint64(0), np.uint64(7),
-                                          np.uint64(3))
+        z0, z1, z2, z3 = normal_quad_float64(np.uint64(b), np.uint64(0), np.uint64(rep), np.uint64(0),
+                                             np.uint64(7), np.uint64(3))
         out[b] = z0
         out[n + b] = z1
         out[2 * n + b] = z2
@@ -374,7 +374,8 @@ def size_rows(threads: int, instances: int, quick: bool) -> list[tuple[str, str]
                 syn, neu, _ = derived_names(spec)
                 width = 4 if dtype == "float32" else 8
                 topo = Topology(layers)
-                mem = nw * 8 * 2 + len(syn) * nw * width + len(neu) * topo.n_neurons * width + 2 * nw * 8
+                # weights (and their update), derived block parameters, noise scales on and off (compute dtype)
+                mem = nw * 8 * 2 + len(syn) * nw * width + len(neu) * topo.n_neurons * width + 2 * nw * width
                 rows.append((f"realistic {'-'.join(map(str, layers))}, {dtype}, {threads} thread(s), synapse-steps/s; "
                              f"first call {first:.0f} s, {mem} B/instance", f"{rate:.3g}"))
             if quick:

@@ -229,6 +229,16 @@ _TWO52_PLUS_BIAS = 4503599627370496.0 + 1023.0
 
 
 @njit(cache=True, inline="always")
+def _log_reduce(x):
+    """``(k, f)`` as float64 with x = 2**k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)), both exact, for a positive
+    normal float64 x."""
+    ix = _f64_bits(x) + _SQRT_HALF_OFFSET
+    e = (ix & _EXP_MASK) >> 52  # biased exponent, taken so that the mantissa 1 + f is in [sqrt(2)/2, sqrt(2))
+    k = _bits_f64(e | _TWO52_BITS) - _TWO52_PLUS_BIAS  # float(e - 1023) without an int->float conversion
+    return k, _bits_f64((ix & _MANT_MASK) + _SQRT_HALF_HI) - 1.0
+
+
+@njit(cache=True, inline="always")
 def log_float64(x):
     """Natural logarithm of a float64 (dimensionless); within ~1 ulp of numpy for every positive x.
 
@@ -237,12 +247,8 @@ def log_float64(x):
     x = float(x)
     tiny = x < _DBL_MIN
     y = x * _TWO54 if tiny else x
-    ix = _f64_bits(y) + _SQRT_HALF_OFFSET
-    e = (ix & _EXP_MASK) >> 52  # biased exponent of y, taken so that the mantissa m is in [sqrt(2)/2, sqrt(2))
-    k = _bits_f64(e | _TWO52_BITS) - _TWO52_PLUS_BIAS  # float(e - 1023) without an int->float conversion
+    k, f = _log_reduce(y)
     k = k - 54.0 if tiny else k
-    m = _bits_f64((ix & _MANT_MASK) + _SQRT_HALF_HI)
-    f = m - 1.0
     hfsq = 0.5 * f * f
     s = _fdiv(f, 2.0 + f)
     z = s * s
@@ -448,10 +454,8 @@ def log_unit_float32(u):
     small logarithm), the polynomial runs in float32. No zero, negative, subnormal, infinite or NaN arguments:
     meant for the uniforms of the noise, (r + 1/2) / 2**32.
     """
-    ix = _f64_bits(u) + _SQRT_HALF_OFFSET
-    e = (ix & _EXP_MASK) >> 52
-    k = np.float32(_bits_f64(e | _TWO52_BITS) - _TWO52_PLUS_BIAS)
-    f = np.float32(_bits_f64((ix & _MANT_MASK) + _SQRT_HALF_HI) - 1.0)
+    k, f = _log_reduce(u)
+    k, f = np.float32(k), np.float32(f)
     z = f * f
     p = _F_LP[0]
     for c in _F_LP[1:]:

@@ -55,15 +55,14 @@ def train_software(study, task, params: dict, threads: int | None = None) -> tup
     return out["w"], out
 
 
-def nominal_weights(study, task, threads: int | None = None) -> tuple[np.ndarray, dict]:
+def nominal_weights(study, task) -> tuple[np.ndarray, dict]:
     """The one software training of ``transfer``: nominal blocks, instance key ``SOFTWARE_INSTANCE``; weights
     (weights,) [V] and the record. Depends on no chip, so that every shard trains the same, bit for bit."""
     from mcaann.circuit.network import Topology
 
     sws = software_study(study)
     inst = np.array([SOFTWARE_INSTANCE], np.int64)
-    w, rec = train_software(sws, task, nominal_parameters(study, Topology(tuple(study.network.layers)), inst),
-                            threads)
+    w, rec = train_software(sws, task, nominal_parameters(study, Topology(tuple(study.network.layers)), inst))
     return w[0], rec
 
 
@@ -109,7 +108,7 @@ def give_weights(chip) -> dict:
 
         w_sw, rec = per_chip_weights(chip)
         return held(chip, write_weights(study, w_sw, chip.inst), rec)
-    w_sw, rec = nominal_weights(study, chip.task, chip.threads)
+    w_sw, rec = nominal_weights(study, chip.task)  # one instance: one block, one thread
     if strategy == "rram":
         from mcaann.strategies.rram import program
 
