@@ -294,3 +294,13 @@ def test_pump_output_conductance_is_off_for_an_ideal_or_linear_pump():
     assert pump_conductance(load_study("xor"))
     assert not pump_conductance(load_study("xor", {"circuit.pump_output": "ideal"}))
     assert not pump_conductance(load_study("xor", {"circuit.I_max": float("inf")}))
+
+
+def test_kernel_key_follows_the_functions_the_kernels_call(monkeypatch):
+    # Numba's cache does not see a change in mathfn or rng; the kernel's key does, so a changed library compiles anew
+    from mcaann.engine import codegen
+
+    spec = kernel_spec(load_study("xor", {}))
+    before = spec.key()
+    monkeypatch.setattr(codegen, "_LIBRARY_DIGEST", codegen._LIBRARY_DIGEST + "x")
+    assert spec.key() != before

@@ -26,8 +26,10 @@ dtype (``derived_names`` gives the order).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from mcaann.circuit import LEARNING_CIRCUITS, blocks, settling
 from mcaann.circuit.algebra import NUMBA, Expr, Syntax, atom, render, tree_sum
@@ -35,7 +37,21 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "27"
+CODEGEN_VERSION = "28"
+
+#: the modules whose functions the generated kernels call: Numba's cache of a kernel does not notice when they
+#: change, so their sources are part of the kernel's key
+KERNEL_LIBRARIES = ("mcaann.engine.mathfn", "mcaann.engine.newton", "mcaann.variability.rng")
+
+
+def _library_digest() -> str:
+    digest = hashlib.sha1()
+    for name in KERNEL_LIBRARIES:
+        digest.update(Path(importlib.util.find_spec(name).origin).read_bytes())
+    return digest.hexdigest()
+
+
+_LIBRARY_DIGEST = _library_digest()
 
 #: networks with more weights get the layered kernels (straight-line code grows with the weight count)
 FUSE_MAX_WEIGHTS = 400
@@ -66,7 +82,7 @@ class KernelSpec:
     pump_g: bool = False  # the charge pump's output conductance (``blocks.pump_conductance``)
 
     def key(self) -> str:
-        text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION
+        text = repr(sorted(asdict(self).items())) + CODEGEN_VERSION + _LIBRARY_DIGEST
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     @property
@@ -223,11 +239,15 @@ class LayeredBuilder(_Builder):
 
     TABLES = {"deriv": "dd", "delta": "delta"}
 
-    def __init__(self, spec: KernelSpec, src: Source, weights: str, rates: str | None = None, lagged: bool = False):
+    def __init__(self, spec: KernelSpec, src: Source, weights: str, rates: str | None = None, lagged: bool = False,
+                 hoist: bool = False):
         super().__init__(spec, src)
         self.weights, self.rates = weights, rates
         self.loops = 0
         self.lagged = lagged and spec.lags
+        self.hoist = hoist
+        self.hoisted = 0  # rows of ``hx`` used (the most in one group of statements)
+        self._group: list | None = None  # [header line, group's locals, arrays written, rows of hx used]
 
     def lag(self, kind: str, i, value):
         """Node lags of a training step: ``sm_<kind>[i] = b_s T + keep sm_<kind>[i]`` gathers the stages' static
@@ -264,7 +284,57 @@ class LayeredBuilder(_Builder):
     def lanes(self):
         self.calls = {}
         with self.src.lanes():
-            yield
+            self._group = [len(self.src.lines) - 1, set(), set(), 0]
+            try:
+                yield
+            finally:
+                self._group = None
+
+    def _fresh(self, name: str) -> str:
+        local = super()._fresh(name)
+        if self._group is not None:
+            self._group[1].add(local)
+        return local
+
+    def emit(self, target: str, value) -> None:
+        super().emit(target, value)
+        if self._group is not None:
+            self._group[2].add(target.split("[")[0])
+
+    def _share_calls(self, e):
+        """As ``_Builder._share_calls``; with ``hoist``, a call inside another call's arguments is computed in a loop
+        of its own before the group, into a row of ``hx``, when it reads nothing the group computes: two dependent
+        calls (a multiplier's tanh feeding the charge pump's) in one loop make a chain of dependent operations too
+        long for the processor to overlap the loop's iterations (about 1.2 against 0.9 ns per tanh)."""
+        if self.hoist and self._group is not None and isinstance(e, Expr) and e.op == "call":
+            e = Expr(e.op, tuple(self._hoisted_calls(a) for a in e.args), e.name)
+        return super()._share_calls(e)
+
+    def _hoisted_calls(self, e):
+        if not isinstance(e, Expr) or e.op == "atom":
+            return e
+        if e.op != "call" or not self._reads_before_group(e):
+            return Expr(e.op, tuple(self._hoisted_calls(a) for a in e.args), e.name)
+        text = render(e, self.SYNTAX)
+        if text not in self.calls:
+            header, _, _, rows = self._group
+            indent = self.src.lines[header][: len(self.src.lines[header]) - len(self.src.lines[header].lstrip())]
+            cell = f"hx[{rows * self.spec.block} + b]"  # flat: rows of a constant length (see ``_noise_loops``)
+            self.src.lines[header:header] = [f"{indent}for b in range(B):", f"{indent}    {cell} = {text}"]
+            self._group[0] += 2
+            self._group[3] += 1
+            self.hoisted = max(self.hoisted, rows + 1)
+            self.calls[text] = atom(cell)
+        return self.calls[text]
+
+    def _reads_before_group(self, e) -> bool:
+        """Whether ``e`` reads only values that exist before the current group (no local or array it writes)."""
+        if not isinstance(e, Expr):
+            return True
+        if e.op == "atom":
+            name = e.name.split("[")[0]
+            return name not in self._group[1] and name not in self._group[2]
+        return all(self._reads_before_group(a) for a in e.args)
 
     def weight(self, k):
         return atom(self.weights.format(k=render(k)))
@@ -434,18 +504,22 @@ def _lag_args(spec: KernelSpec) -> str:
     return ", " + ", ".join([f"nd_{k}" for k in settling.NODES] + [f"sm_{k}" for k in settling.NODES])
 
 
-def _layered_drift(src: Source, spec: KernelSpec) -> None:
+def _layered_drift(src: Source, spec: KernelSpec) -> int:
     """``def drift(...)``: kout = dw/dt [V/s] for weights wsrc, gate vt, both in the compute dtype (float32 weights
     keep every loop in one width: 8 lanes in a ymm register rather than 4); with node lags, ``bs`` is the stage's
-    weight ``b_s`` and ``keep`` 0 at the first stage, else 1."""
+    weight ``b_s`` and ``keep`` 0 at the first stage, else 1; ``hx`` holds hoisted calls (``LayeredBuilder``).
+    Returns the rows of ``hx`` it needs."""
     src(JIT)
-    with src.block(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B"
+    with src.block(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, hx, dd, delta, v_rest, B"
                    f"{_lag_args(spec)}{', bs, keep' if spec.lags else ''}):"):
         _scalars(src, spec)
-        with src.block("if vt != ZERO:"):
-            spec.circuit.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout", lagged=True), teach=True)
-        with src.block("else:"):
-            spec.circuit.drift(LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout", lagged=True), teach=False)
+        rows = 0
+        for teach in (True, False):
+            with src.block("if vt != ZERO:" if teach else "else:"):
+                builder = LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout", lagged=True, hoist=True)
+                spec.circuit.drift(builder, teach=teach)
+                rows = max(rows, builder.hoisted)
+    return rows
 
 
 def _evaluate(src: Source, spec: KernelSpec) -> None:
@@ -503,13 +577,20 @@ def score_mean(src: Source, n_out: int) -> None:
         src("correct[b] = correct[b] / X.shape[0] if is_class else np.nan")
 
 
-def _noise_loops(src: Source, nw: int, lanes: str, target) -> None:
+def _noise_loops(src: Source, nw: int, lanes: str, target, blk: int) -> None:
     """Noise increments [V] of the weights, ``target(k)`` = z_k * sn[k, b], rows k < ``noise_rows(nw)``: four
-    per Philox block (counter: instance, k // 4, step), each loop over the lanes vectorised."""
+    per Philox block (counter: instance, k // 4, step). The Philox words go to ``U`` (flat, rows of ``blk``) in
+    one loop and are transformed in another (``mathfn.box_muller_float64``: one loop doing both overlaps its
+    iterations less), each loop over the lanes vectorised."""
     src("lo = step & 0xFFFFFFFF")
     src("hi = step >> 32")
     with src.block(f"for kq in range({noise_rows(nw) // 4}):"), src.lanes(lanes):
-        src("z0, z1, z2, z3 = normal_quad(inst[b], kq, lo, hi, seed, STREAM_NOISE)")
+        src("r0, r1, r2, r3 = philox4x32(inst[b], kq, lo, hi, seed, STREAM_NOISE)")
+        for m in range(4):
+            src(f"U[(4 * kq + {m}) * {blk} + b] = r{m}")
+    with src.block(f"for kq in range({noise_rows(nw) // 4}):"), src.lanes(lanes):
+        words = ", ".join(f"U[(4 * kq + {m}) * {blk} + b]" for m in range(4))
+        src(f"z0, z1, z2, z3 = box_muller({words})")
         for m in range(4):
             src(f"{target(f'4 * kq + {m}')} = z{m} * sn[4 * kq + {m}, b]")
 
@@ -531,13 +612,13 @@ def _layered_step(src: Source, spec: KernelSpec) -> None:
     nw = Topology(spec.layers).n_weights
     pair = spec.dtype == "float32"
     syntax = COMPUTE if pair else NUMBA
-    dargs = f"vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, dd, delta, v_rest, B{_lag_args(spec)}"
+    dargs = f"vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, hx, dd, delta, v_rest, B{_lag_args(spec)}"
     dW = None
     if spec.noise:
         src("sn = sn_on if vt != ZERO else sn_off")
         # dW is flat with rows of a constant length: LLVM then proves the four stores of a loop disjoint (rows of a
         # 2-d array, with a run-time stride, leave it a slow path)
-        _noise_loops(src, nw, "B", lambda k: f"dW[({k}) * {spec.block} + b]")
+        _noise_loops(src, nw, "B", lambda k: f"dW[({k}) * {spec.block} + b]", spec.block)
         dW = atom(f"dW[k * {spec.block} + b]")
     wname = "wh" if pair else "w"
     w, dt = atom(f"{wname}[k, b]"), atom("dtf" if pair else "dt")
@@ -568,9 +649,12 @@ def _layered_step(src: Source, spec: KernelSpec) -> None:
     if spec.lags:
         _lag_step(src, spec)
     # every operand of a select is loaded before it: a load inside `a if c else b` is a branch LLVM may not
-    # speculate, and the loop stays scalar (six times slower)
+    # speculate, and the loop stays scalar (six times slower); the lanes to update are found once, in the compute
+    # dtype (a float64 flag in a float32 loop halves its lanes)
+    with src.lanes():
+        src("okf[b] = ONE if (fin[b] == ZERO) & (div[b] == 0.0) else ZERO")
     with src.block(f"for k in range({nw}):"), src.lanes():
-        src("ok = (fin[b] == ZERO) & (div[b] == 0.0)")
+        src("ok = okf[b] != ZERO")
         if pair:
             src("th, tl, oh, ol = wn[k, b], en[k, b], wh[k, b], wl[k, b]")
             src("nh = th if ok else oh")
@@ -637,13 +721,13 @@ def _fused_step(src: Source, spec: KernelSpec, fz: FusedBuilder, teach: bool) ->
     nw, blk = fz.topo.n_weights, fz.blk
     name = "step_on" if teach else "step_off"
     src(JIT)
-    with src.block(f"def {name}(W64, WF, NOM, sn, inst, dt, vt, v_bias, v_lo, v_hi, v_rest, step, seed):"):
+    with src.block(f"def {name}(W64, WF, U, NOM, sn, inst, dt, vt, v_bias, v_lo, v_hi, v_rest, step, seed):"):
         src(f'"""One {spec.method} step of {blk} instances (lanes b), teaching {"on" if teach else "off"}."""')
         _scalars(src, spec)
         fz.calls, fz.values = {}, {}
         if spec.noise:  # the noise increments first, in a loop of their own (it vectorises; inlined into the
             # step, it is slow to compile)
-            _noise_loops(src, nw, str(blk), lambda k: f"W64[{fz.o_dw} + ({k}) * {blk} + b]")
+            _noise_loops(src, nw, str(blk), lambda k: f"W64[{fz.o_dw} + ({k}) * {blk} + b]", blk)
         with src.lanes(str(blk)):
             for k in range(nw):
                 src(f"w{k} = W64[{fz.o_w + k * blk} + b]")
@@ -707,8 +791,9 @@ def _check_lanes(src: Source, fz: FusedBuilder) -> None:
         src("return newly")
 
 
-def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
-    """``def train_block``: the fixed skeleton (epochs, rows, steps, evaluations) for one block of instances."""
+def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted: int = 0) -> None:
+    """``def train_block``: the fixed skeleton (epochs, rows, steps, evaluations) for one block of instances;
+    ``hoisted``: the rows of the layered drift's ``hx``."""
     n_in, n_out = spec.layers[0], spec.layers[-1]
     topo = Topology(spec.layers)
     nw, nn, blk, F = topo.n_weights, topo.n_neurons, spec.block, spec.dtype
@@ -729,6 +814,7 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
         elif fz is None:  # the layered steps' work arrays
             src(f"dd = np.empty(({nn}, B), F)")
             src(f"delta = np.empty(({nn}, B), F)")
+            src(f"hx = np.empty({max(hoisted, 1) * blk}, F)")
             for s in range(SOLVERS[spec.method].stages):
                 src(f"k{s} = np.empty(({nw}, B), F)")
             W = "F" if F == "float32" else "np.float64"  # float32: weight pairs (_layered_step)
@@ -736,6 +822,7 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
                 src(f"{name} = np.empty(({nw}, B), {W})")
             src(f"dW = np.zeros({noise_rows(nw) * blk}, F)")
             src(f"fin = np.empty(B, {W})")
+            src("okf = np.empty(B, F)")
             if F == "float32":
                 _weight_pairs(src, spec, True)
             if spec.lags:  # the lagged nodes start at 0 V
@@ -743,6 +830,10 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None
                     count = nw if kind in settling.SYNAPSE_NODES else nn
                     src(f"nd_{kind} = np.zeros(({count}, B), F)")
                     src(f"sm_{kind} = np.zeros(({count}, B), F)")
+        if spec.learning != "eqprop":
+            # the noise's Philox words, as 32-bit integers: the transform's loop then runs in 32-bit lanes (float32)
+            # or converts them with fewer instructions (float64)
+            src(f"U = np.zeros({noise_rows(nw) * blk}, np.uint32)")
         src(f"tgt = np.empty(({n_out}, B), F)")
         src("se = np.empty(B)")
         src("correct = np.empty(B)")
@@ -829,7 +920,7 @@ def _row_steps(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
         return
     weights, kept = f"W64[{fz.o_w}:{fz.o_w + fz.topo.n_weights * fz.blk}]", \
         f"W64[{fz.o_keep}:{fz.o_keep + fz.topo.n_weights * fz.blk}]"
-    args = "W64, WF, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
+    args = "W64, WF, U, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
 
     def steps(checked: bool) -> None:
         with src.block("for s in range(spr):"):
@@ -890,16 +981,16 @@ def generate(spec: KernelSpec) -> str:
     src("import math")
     src("import numpy as np")
     src("from numba import njit")
-    src("from mcaann.variability.rng import uniform, STREAM_NOISE, STREAM_SHUFFLE")
+    src("from mcaann.variability.rng import philox4x32, uniform, STREAM_NOISE, STREAM_SHUFFLE")
     src(f"from mcaann.engine.mathfn import sat_{F} as SAT, sigmoid_{F} as SIGMOID")
-    src(f"from mcaann.engine.mathfn import normal_quad_{F} as normal_quad")
+    src(f"from mcaann.engine.mathfn import box_muller_{F} as box_muller, normal_quad_{F} as normal_quad")
     src(f"F = np.{F}")
     src("ZERO = F(0.0)")
     src("ONE = F(1.0)")
     src(f"NW = {topo.n_weights}")
     src(f"NN = {topo.n_neurons}")
     src("")
-    fz = None
+    fz, hoisted = None, 0
     if spec.learning == "eqprop":
         from mcaann.engine import eqprop_codegen
 
@@ -914,12 +1005,12 @@ def generate(spec: KernelSpec) -> str:
             src("")
         _check_lanes(src, fz)
     else:
-        _layered_drift(src, spec)
+        hoisted = _layered_drift(src, spec)
     if spec.learning != "eqprop":
         src("")
         _evaluate(src, spec)
     src("")
-    _train_block(src, spec, fz)
+    _train_block(src, spec, fz, hoisted)
     src("")
     src("@njit(cache=True, nogil=True, error_model='numpy')")
     with src.block("def evaluate_block(w, DS, DN, NOM, X, T, thr, is_class, v_bias, mse, accu):"):

@@ -239,6 +239,46 @@ def _log_reduce(x):
 
 
 @njit(cache=True, inline="always")
+def _log_reduced(k, f, s):
+    """k ln 2 + log(1 + f) for ``_log_reduce``'s (k, f) and s = f / (2 + f): fdlibm's polynomial in s."""
+    hfsq = 0.5 * f * f
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    r = t2 + t1
+    return k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
+
+
+# 1 / (2 + f) on f in [sqrt(1/2) - 1, sqrt(2) - 1] to 2**-8.8 (relative), the seed of _log_quotient's Newton steps
+_Q0 = 0.500283029299734
+_Q1 = -0.253708918709723
+_Q2 = 0.11544265940315596
+
+
+@njit(cache=True, inline="always")
+def _log_quotient(f):
+    """f / (2 + f) for f in [sqrt(1/2) - 1, sqrt(2) - 1] without a division: a quadratic seed of 1 / (2 + f), two Newton
+    steps (2**-35) and a corrected quotient; within 1 ulp of the division. The divider is the bottleneck of the
+    noise's transform, which has a square root too (a division there costs a quarter of its time)."""
+    d = 2.0 + f
+    y = _Q0 + f * (_Q1 + f * _Q2)
+    y = y + y * (1.0 - d * y)
+    y = y + y * (1.0 - d * y)
+    s = f * y
+    return s + y * (f - s * d)
+
+
+@njit(cache=True, inline="always")
+def log_unit_float64(u):
+    """Natural logarithm of a float64 u in [2**-1022, 1] (dimensionless), within 1 ulp of ``log_float64`` (the same
+    arithmetic with ``_log_quotient`` for its division), without its cases for zero, negative, subnormal,
+    infinite or NaN arguments. Meant for the uniforms of the noise, (r + 1/2) / 2**32."""
+    k, f = _log_reduce(u)
+    return _log_reduced(k, f, _log_quotient(f))
+
+
+@njit(cache=True, inline="always")
 def log_float64(x):
     """Natural logarithm of a float64 (dimensionless); within ~1 ulp of numpy for every positive x.
 
@@ -248,15 +288,7 @@ def log_float64(x):
     tiny = x < _DBL_MIN
     y = x * _TWO54 if tiny else x
     k, f = _log_reduce(y)
-    k = k - 54.0 if tiny else k
-    hfsq = 0.5 * f * f
-    s = _fdiv(f, 2.0 + f)
-    z = s * s
-    w = z * z
-    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
-    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
-    r = t2 + t1
-    res = k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
+    res = _log_reduced(k - 54.0 if tiny else k, f, _fdiv(f, 2.0 + f))
     res = x if not (x <= _DBL_MAX) else res  # +inf and NaN
     res = -math.inf if x == 0.0 else res
     return math.nan if x < 0.0 else res
@@ -278,12 +310,17 @@ _C6 = -1.13596475577881948265e-11
 _TWO_PI = 2.0 * math.pi
 
 
+_EIGHTH_TURN = np.uint64(0x20000000)
+_QUARTER_MASK = np.uint64(0x3FFFFFFF)
+_TWO_PI_WORD = _TWO_PI / 2.0**32  # radians per unit of a 32-bit word of angle
+
+
 @njit(cache=True, inline="always")
-def _quarter_turns(u):
-    """``(q, t)`` with u = q / 4 + t turns for a float64 u: q = round(4 u) mod 4, the quadrant, and t exact,
-    |t| <= 1/8 turn."""
-    kd = 4.0 * u + _SHIFT64
-    return _f64_bits(kd) & 3, u - (kd - _SHIFT64) * 0.25
+def _quarter_word(a):
+    """``(q, t)`` for a 32-bit word a of angle (a / 2**32 turns): q the nearest quarter turn (mod 4) and t the signed
+    remainder in words, a = q 2**30 + t (mod 2**32), |t| <= 2**29; integer operations, exact."""
+    shifted = np.uint64(a) + _EIGHTH_TURN
+    return (shifted >> np.uint64(30)) & np.uint64(3), np.int64(shifted & _QUARTER_MASK) - np.int64(_EIGHTH_TURN)
 
 
 @njit(cache=True, inline="always")
@@ -298,14 +335,12 @@ def _turn(q, cs, sn):
 
 
 @njit(cache=True, inline="always")
-def sincos_2pi_float64(u):
-    """``(cos(2 pi u), sin(2 pi u))`` for u in turns (dimensionless); absolute error < 3e-16.
-
-    Exact reduction to the nearest quarter turn, then polynomials on [-pi/4, pi/4]. Meant for u in [0, 1); any
-    finite |u| < 2**49 works. NaN or inf gives NaN.
-    """
-    q, t = _quarter_turns(float(u))
-    x = t * _TWO_PI
+def sincos_word_float64(a):
+    """``(cos(2 pi a / 2**32), sin(2 pi a / 2**32))`` for a 32-bit word a (dimensionless): the angles of the noise;
+    absolute error < 3e-16. Exact reduction to the nearest quarter turn (``_quarter_word``), then fdlibm's
+    polynomials on [-pi/4, pi/4]."""
+    q, t = _quarter_word(a)
+    x = np.float64(t) * _TWO_PI_WORD
     z = x * x
     w = z * z
     rs = _S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))
@@ -407,29 +442,39 @@ def tanh_float32(x):
 
 
 _ONE_BITS = 0x3FF0000000000000
-_HALF_U32 = 0.5 / 4294967296.0
+_ONE_MINUS_HALF_WORD = 1.0 - 0.5 / 2.0**32
 
 
 @njit(cache=True, inline="always")
-def _u32_unit(a):
-    """a / 2**32 exactly, for a 32-bit word a: the mantissa of a float64 in [1, 2) (AVX2 has no vector
-    int64 -> float64 conversion)."""
-    return _bits_f64(_ONE_BITS | (a << np.uint64(20))) - 1.0
+def _word_unit(a):
+    """The uniform (a + 1/2) / 2**32 in (0, 1) of a 32-bit word a, exactly: the mantissa of a float64 in [1, 2) less
+    1 - 2**-33 (an exact difference; AVX2 has no vector int64 -> float64 conversion)."""
+    return _bits_f64(_ONE_BITS | (np.uint64(a) << np.uint64(20))) - _ONE_MINUS_HALF_WORD
+
+
+@njit(cache=True, inline="always")
+def box_muller_float64(r0, r1, r2, r3):
+    """Four standard normals from the four 32-bit words of a Philox block: ``rng.normal_quad``'s transform (the
+    same uniforms, bit for bit) with the logarithm, cosine and sine above; agrees with it to a few 1e-15.
+
+    The kernels draw a row's Philox words in one loop and transform them in another: a loop doing both has a
+    chain of dependent operations too long for the processor to overlap its iterations (about 1.8 against
+    1.5 ns per normal, ``mcaann bench``)."""
+    ra = math.sqrt(-2.0 * log_unit_float64(_word_unit(r0)))
+    rb = math.sqrt(-2.0 * log_unit_float64(_word_unit(r2)))
+    ca, sa = sincos_word_float64(r1)
+    cb, sb = sincos_word_float64(r3)
+    return ra * ca, ra * sa, rb * cb, rb * sb
 
 
 @njit(cache=True, inline="always")
 def normal_quad_float64(c0, c1, c2, c3, k0, k1):
-    """Four standard normals from one Philox block, vectorisable: ``rng.normal_quad`` (the same uniforms, bit
-    for bit) with the log, cos and sin above; agrees with it to a few 1e-15."""
+    """Four standard normals from one Philox block, vectorisable: ``box_muller_float64`` of its words."""
     r0, r1, r2, r3 = philox4x32(c0, c1, c2, c3, k0, k1)
-    ra = math.sqrt(-2.0 * log_float64(_u32_unit(r0) + _HALF_U32))
-    rb = math.sqrt(-2.0 * log_float64(_u32_unit(r2) + _HALF_U32))
-    ca, sa = sincos_2pi_float64(_u32_unit(r1))
-    cb, sb = sincos_2pi_float64(_u32_unit(r3))
-    return ra * ca, ra * sa, rb * cb, rb * sb
+    return box_muller_float64(r0, r1, r2, r3)
 
 
-# float32 Box-Muller: the reductions (exact) in float64 on the 32-bit words, the polynomials in float32.
+# float32 Box-Muller: the reductions exact on the 32-bit words (integer operations), the polynomials in float32.
 # Cephes logf on [sqrt(2)/2 - 1, sqrt(2) - 1]: log(1 + f) = f - f**2/2 + f**3 P(f)
 _F_LP = tuple(np.float32(c) for c in (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
                                       1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
@@ -443,19 +488,32 @@ _F_S3 = np.float32(-1.9515295891e-4)
 _F_C1 = np.float32(4.166664568298827e-2)
 _F_C2 = np.float32(-1.388731625493765e-3)
 _F_C3 = np.float32(2.443315711809948e-5)
-_F_TWO_PI = np.float32(2.0 * math.pi)
+
+
+_WORD_NEAR_ONE = np.uint64(0xB504F334)  # from this word on, (a + 1/2) / 2**32 >= sqrt(2)/2
+_WORD_MAX = np.uint64(0xFFFFFFFF)
+_F_WORD = np.float32(2.0**-32)
+_F_WORD_TURN = np.float32(2.0 * math.pi / 2.0**32)
+_F_SQRT_HALF_BITS = 0x3F3504F3
 
 
 @njit(cache=True, inline="always")
-def log_unit_float32(u):
-    """Natural logarithm as a float32 of a float64 u in [2**-1022, 1] (dimensionless); within ~2 float32 ulp.
+def log_word_float32(a):
+    """log((a + 1/2) / 2**32) as a float32, for a 32-bit word a (dimensionless): the logarithm of the noise's
+    uniforms, in 32-bit lanes; within 3 float32 ulp (``tests/test_mathfn.py``).
 
-    The exponent and the mantissa's distance f from 1 are taken exactly in float64 (so u just below 1 keeps its
-    small logarithm), the polynomial runs in float32. No zero, negative, subnormal, infinite or NaN arguments:
-    meant for the uniforms of the noise, (r + 1/2) / 2**32.
+    For (a + 1/2) / 2**32 >= sqrt(2)/2 the distance from 1 is taken from the word's complement 2**32 - 1 - a, which
+    a float32 holds to its own precision, so a uniform just below 1 keeps its small logarithm; below, the uniform
+    rounded to a float32 is split into exponent and mantissa as usual. Cephes' logf polynomial on the mantissa.
     """
-    k, f = _log_reduce(u)
-    k, f = np.float32(k), np.float32(f)
+    near = a >= _WORD_NEAR_ONE
+    f_near = -(np.float32(_WORD_MAX - a) + _F_HALF) * _F_WORD
+    u = (np.float32(a) + _F_HALF) * _F_WORD
+    ix = _f32_bits(u) + (0x3F800000 - _F_SQRT_HALF_BITS)
+    k = np.float32(((ix >> 23) & 0xFF) - 127)
+    f = _bits_f32((ix & 0x007FFFFF) + _F_SQRT_HALF_BITS) - _F_ONE  # exact: the mantissa is in [sqrt(2)/2, sqrt(2))
+    f = f_near if near else f
+    k = _F_ZERO if near else k
     z = f * f
     p = _F_LP[0]
     for c in _F_LP[1:]:
@@ -465,11 +523,12 @@ def log_unit_float32(u):
 
 
 @njit(cache=True, inline="always")
-def sincos_2pi_float32(u):
-    """``(cos(2 pi u), sin(2 pi u))`` as float32 for a float64 u in turns, |u| < 2**49 (dimensionless); absolute
-    error < 2e-7. The reduction to the nearest quarter turn is exact in float64, the polynomials run in float32."""
-    q, t = _quarter_turns(u)
-    x = np.float32(t) * _F_TWO_PI  # |x| <= pi/4
+def sincos_word_float32(a):
+    """``(cos(2 pi a / 2**32), sin(2 pi a / 2**32))`` as float32 for a 32-bit word a (dimensionless); absolute error
+    < 2e-7. The nearest quarter turn and the remainder (a signed integer below an eighth of a turn) are taken
+    exactly from the word's bits, the polynomials run in float32."""
+    q, t = _quarter_word(a)
+    x = np.float32(t) * _F_WORD_TURN  # |x| <= pi/4
     z = x * x
     sn = x + x * z * (_F_S1 + z * (_F_S2 + z * _F_S3))
     cs = _F_ONE - _F_HALF * z + z * z * (_F_C1 + z * (_F_C2 + z * _F_C3))
@@ -478,13 +537,20 @@ def sincos_2pi_float32(u):
 
 @njit(cache=True, inline="always")
 def normal_quad_float32(c0, c1, c2, c3, k0, k1):
-    """Four standard normals as float32 from one Philox block: ``rng.normal_quad`` (the same uniforms) with the
-    logarithm, cosine and sine of Box-Muller in float32 (``log_unit_float32``, ``sincos_2pi_float32``)."""
+    """Four standard normals as float32 from one Philox block: ``box_muller_float32`` of its words."""
     r0, r1, r2, r3 = philox4x32(c0, c1, c2, c3, k0, k1)
-    ra = math.sqrt(_F_MINUS_TWO * log_unit_float32(_u32_unit(r0) + _HALF_U32))
-    rb = math.sqrt(_F_MINUS_TWO * log_unit_float32(_u32_unit(r2) + _HALF_U32))
-    ca, sa = sincos_2pi_float32(_u32_unit(r1))
-    cb, sb = sincos_2pi_float32(_u32_unit(r3))
+    return box_muller_float32(r0, r1, r2, r3)
+
+
+@njit(cache=True, inline="always")
+def box_muller_float32(r0, r1, r2, r3):
+    """Four standard normals as float32 from the four 32-bit words of a Philox block: ``rng.normal_quad``'s
+    transform (the same uniforms) with the logarithm, cosine and sine in float32 from the words' bits
+    (``log_word_float32``, ``sincos_word_float32``): 32-bit lanes, 16 to a 512-bit register."""
+    ra = math.sqrt(_F_MINUS_TWO * log_word_float32(np.uint64(r0)))
+    rb = math.sqrt(_F_MINUS_TWO * log_word_float32(np.uint64(r2)))
+    ca, sa = sincos_word_float32(np.uint64(r1))
+    cb, sb = sincos_word_float32(np.uint64(r3))
     return ra * ca, ra * sa, rb * cb, rb * sb
 
 
