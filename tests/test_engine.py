@@ -304,3 +304,21 @@ def test_kernel_key_follows_the_functions_the_kernels_call(monkeypatch):
     before = spec.key()
     monkeypatch.setattr(codegen, "_LIBRARY_DIGEST", codegen._LIBRARY_DIGEST + "x")
     assert spec.key() != before
+
+
+def test_layered_kernel_computes_a_nested_call_in_a_loop_of_its_own():
+    # the update multiplier's tanh inside the charge pump's: computed into hx by a loop of its own, the line before
+    # the loop that reads it, so that no loop chains two saturating calls per lane
+    from mcaann.engine.codegen import generate
+
+    source = generate(kernel_spec(load_study("xor", {"integrator.method": "euler"})))
+    drift = source[source.index("def drift("):source.index("def evaluate(")]
+    lines = [line for line in drift.splitlines() if "SAT(" in line]
+    assert max(line.count("SAT(") for line in lines) == 1
+    hoisted = [line for line in lines if line.strip().startswith("hx[")]
+    assert hoisted and all("hx[0 + b]" in line for line in hoisted)
+    assert sum("hx[0 + b]" in line for line in lines) == 2 * len(hoisted)  # each read once, by the pump's tanh
+    body = drift.splitlines()
+    for i, line in enumerate(body):
+        if line.strip().startswith("hx["):
+            assert body[i + 1].strip() == "for b in range(B):" and "hx[0 + b]" in body[i + 2]
