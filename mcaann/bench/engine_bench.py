@@ -30,8 +30,10 @@ REALISTIC = "xor"
 
 
 # The micro-kernels loop over whole arrays (views): a loop over range(lo, hi) of a larger array vectorises
-# with gathers (Numba's negative-index wraparound), at under half the speed.
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+# with gathers (Numba's negative-index wraparound), at under half the speed. The kernels that call mathfn's
+# functions are not cached: Numba's cache would not notice a change in mathfn and time the old functions.
+UNCACHED = dict(cache=False, error_model="numpy", fastmath={"contract"})
+@njit(**UNCACHED)
 def _exp_chunk(x, out):
     for i in range(x.shape[0]):  # the kernels' logistic function: one exp and one division
         out[i] = sigmoid_float64(x[i])
@@ -63,19 +65,19 @@ def _div_chunk(x, out):
         out[i] = 1.0 / (1.0 + x[i] * x[i])
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(**UNCACHED)
 def _bare_exp_chunk(x, out):
     for i in range(x.shape[0]):
         out[i] = exp_float64(x[i])
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(**UNCACHED)
 def _sat_chunk(x, out):
     for i in range(x.shape[0]):  # the kernels' tanh of a saturating block
         out[i] = sat_float64(x[i])
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(**UNCACHED)
 def _normal_chunk(x, out, words, rep):
     n = x.shape[0] // 4
     for b in range(n):  # the kernels' noise: the Philox blocks' words in one loop, keyed as in the kernels, ...
@@ -93,7 +95,7 @@ def _normal_chunk(x, out, words, rep):
         out[3 * n + b] = z3
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=False, parallel=True, error_model="numpy")
 def _ceiling_kernel(kind, x, out, reps, nchunks):
     n = x.shape[0] // nchunks
     for c in prange(nchunks):
@@ -114,7 +116,7 @@ def _ceiling_kernel(kind, x, out, reps, nchunks):
                 _normal_chunk(xc, oc, words, r)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(**UNCACHED)
 def _xor_ideal_block(W, X, T, epochs, steps, gm, nir, vamp, re, c_upd, dt, v_bias):
     """Euler steps of the ideal 2-8-1 XOR for 64 instances, W[k * 64 + b]: written by hand for this network."""
     for _ in range(epochs):
@@ -220,7 +222,7 @@ def _xor_ideal_block(W, X, T, epochs, steps, gm, nir, vamp, re, c_upd, dt, v_bia
                     W[2048 + b] = w32 + dt * (go * vamp * s7)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=False, parallel=True, error_model="numpy")
 def _xor_ideal_blocks(W, X, T, epochs, steps, gm, nir, vamp, re, c_upd, dt, v_bias):
     for blk in prange(W.shape[0]):
         _xor_ideal_block(W[blk], X, T, epochs, steps, gm, nir, vamp, re, c_upd, dt, v_bias)
