@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mcaann.circuit import LEARNING_CIRCUITS, blocks, settling
@@ -233,6 +233,17 @@ class _Builder:
         return value
 
 
+@dataclass
+class _Group:
+    """A group of statements over the lanes being written: the line of its loop header, the locals it defines, the
+    arrays it writes, and the rows of ``hx`` its hoisted calls use."""
+
+    header: int
+    locals: set = field(default_factory=set)
+    written: set = field(default_factory=set)
+    rows: int = 0
+
+
 class LayeredBuilder(_Builder):
     """Loops over layers and neurons, a loop over the lanes per statement group; per-neuron work arrays
     ``dd`` (derivative outputs) and ``delta``, activations ``act{l}[i, b]`` (bias row 0)."""
@@ -247,7 +258,7 @@ class LayeredBuilder(_Builder):
         self.lagged = lagged and spec.lags
         self.hoist = hoist
         self.hoisted = 0  # rows of ``hx`` used (the most in one group of statements)
-        self._group: list | None = None  # [header line, group's locals, arrays written, rows of hx used]
+        self._group: _Group | None = None  # the group of statements being written (``lanes``)
 
     def lag(self, kind: str, i, value):
         """Node lags of a training step: ``sm_<kind>[i] = b_s T + keep sm_<kind>[i]`` gathers the stages' static
@@ -284,7 +295,7 @@ class LayeredBuilder(_Builder):
     def lanes(self):
         self.calls = {}
         with self.src.lanes():
-            self._group = [len(self.src.lines) - 1, set(), set(), 0]
+            self._group = _Group(header=len(self.src.lines) - 1)
             try:
                 yield
             finally:
@@ -293,13 +304,13 @@ class LayeredBuilder(_Builder):
     def _fresh(self, name: str) -> str:
         local = super()._fresh(name)
         if self._group is not None:
-            self._group[1].add(local)
+            self._group.locals.add(local)
         return local
 
     def emit(self, target: str, value) -> None:
         super().emit(target, value)
         if self._group is not None:
-            self._group[2].add(target.split("[")[0])
+            self._group.written.add(target.split("[")[0])
 
     def _share_calls(self, e):
         """As ``_Builder._share_calls``; with ``hoist``, a call inside another call's arguments is computed in a loop
@@ -317,13 +328,14 @@ class LayeredBuilder(_Builder):
             return Expr(e.op, tuple(self._hoisted_calls(a) for a in e.args), e.name)
         text = render(e, self.SYNTAX)
         if text not in self.calls:
-            header, _, _, rows = self._group
-            indent = self.src.lines[header][: len(self.src.lines[header]) - len(self.src.lines[header].lstrip())]
-            cell = f"hx[{rows * self.spec.block} + b]"  # flat: rows of a constant length (see ``_noise_loops``)
-            self.src.lines[header:header] = [f"{indent}for b in range(B):", f"{indent}    {cell} = {text}"]
-            self._group[0] += 2
-            self._group[3] += 1
-            self.hoisted = max(self.hoisted, rows + 1)
+            group = self._group
+            line = self.src.lines[group.header]
+            indent = line[: len(line) - len(line.lstrip())]
+            cell = f"hx[{group.rows * self.spec.block} + b]"  # flat: rows of a constant length (see ``_noise_loops``)
+            self.src.lines[group.header:group.header] = [f"{indent}for b in range(B):", f"{indent}    {cell} = {text}"]
+            group.header += 2
+            group.rows += 1
+            self.hoisted = max(self.hoisted, group.rows)
             self.calls[text] = atom(cell)
         return self.calls[text]
 
@@ -333,7 +345,7 @@ class LayeredBuilder(_Builder):
             return True
         if e.op == "atom":
             name = e.name.split("[")[0]
-            return name not in self._group[1] and name not in self._group[2]
+            return name not in self._group.locals and name not in self._group.written
         return all(self._reads_before_group(a) for a in e.args)
 
     def weight(self, k):
@@ -983,7 +995,8 @@ def generate(spec: KernelSpec) -> str:
     src("from numba import njit")
     src("from mcaann.variability.rng import philox4x32, uniform, STREAM_NOISE, STREAM_SHUFFLE")
     src(f"from mcaann.engine.mathfn import sat_{F} as SAT, sigmoid_{F} as SIGMOID")
-    src(f"from mcaann.engine.mathfn import box_muller_{F} as box_muller, normal_quad_{F} as normal_quad")
+    noise = "normal_quad_{0} as normal_quad" if spec.learning == "eqprop" else "box_muller_{0} as box_muller"
+    src(f"from mcaann.engine.mathfn import {noise.format(F)}")
     src(f"F = np.{F}")
     src("ZERO = F(0.0)")
     src("ONE = F(1.0)")
