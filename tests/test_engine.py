@@ -106,12 +106,12 @@ def test_kernel_flags_a_diverging_instance_and_freezes_it(fused):
 
 
 @pytest.mark.parametrize("rails", [False, True])
-def test_fused_kernel_flags_divergence_mid_row_as_the_layered_one(monkeypatch, rails):
-    # The fused kernel tests finiteness once per row and repeats a row in which a lane diverged with its checked
-    # steps; the layered kernel tests every step. A negative leak conductance on one capacitor of some instances
-    # makes its weight grow geometrically until it overflows, at steps that differ per instance and fall
-    # inside rows; with rails, a conductance so large that the first step overflows: the infinite weight must be
-    # flagged, not clipped to a rail.
+def test_kernels_flag_divergence_mid_row_as_the_reference(monkeypatch, rails):
+    # The kernels test finiteness once per row and repeat a row in which a lane diverged with its checked steps;
+    # the reference tests every step. A negative leak conductance on one capacitor of some instances makes its
+    # weight grow geometrically until it overflows, at steps that differ per instance and fall inside rows; with
+    # rails, a conductance so large that the first step overflows: the infinite weight must be flagged, not
+    # clipped to a rail.
     ov = {"task.epochs": 3, "task.order": "shuffled", "task.T_settle": 2e-8, "leakage.G_leak": 1e-9,
           "noise.enabled": False, "circuit.K_I": float("inf"), "circuit.I_max": float("inf"),
           "mismatch.enabled": False}
@@ -137,6 +137,12 @@ def test_fused_kernel_flags_divergence_mid_row_as_the_layered_one(monkeypatch, r
     np.testing.assert_array_equal(out[True]["diverged"], out[False]["diverged"])
     assert np.isfinite(out[True]["w"]).all()
     np.testing.assert_allclose(out[True]["w"], out[False]["w"], rtol=1e-12, atol=1e-11)
+    task, topo = study_task(st), Topology(tuple(st.network.layers))
+    for i in (1, 35, 68, 69):  # diverging lanes of both blocks, one that does not
+        ref = Reference(st, topo, {k: v[i] for k, v in params.items()}, instance=i)
+        w, _, _, div = ref.train(r.w_init[i], task.x, task.t, task.thresholds, 3)
+        assert div == bool(out[False]["diverged"][i]) and ref.diverged_step == steps[i]
+        np.testing.assert_allclose(out[False]["w"][i], w, rtol=0, atol=1e-12)
 
 
 def test_kernel_matches_reference_random_shapes_and_params():

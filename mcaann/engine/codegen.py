@@ -37,11 +37,12 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "28"
+CODEGEN_VERSION = "29"
 
 #: the modules whose functions the generated kernels call: Numba's cache of a kernel does not notice when they
 #: change, so their sources are part of the kernel's key
-KERNEL_LIBRARIES = ("mcaann.engine.mathfn", "mcaann.engine.newton", "mcaann.variability.rng")
+KERNEL_LIBRARIES = ("mcaann.engine.mathfn", "mcaann.engine.newton", "mcaann.variability.rng",
+                    "mcaann.engine.divergence")
 
 
 def _library_digest() -> str:
@@ -644,41 +645,29 @@ def _layered_step(src: Source, spec: KernelSpec) -> None:
             wsrc = "ws"
         stage = f", F({tab.b[s]!r}), {'ZERO' if s == 0 else 'ONE'}" if spec.lags else ""
         src(f"drift({wsrc}, k{s}, {dargs}{stage})")
-    src("# a non-finite weight marks its instance diverged and freezes it; then the rails. No conditional stores")
-    src("# (they become slow masked ones): fin[b] sums v * 0, which is 0 while every v is finite and NaN otherwise")
-    with src.lanes():
-        src("fin[b] = ZERO")
+    # the new weights are stored as they come, clipped to the rails when finite (an infinite one is kept for
+    # check_lanes to see, once per row: mcaann.engine.divergence)
     with src.block(f"for k in range({nw}):"), src.lanes():
         if pair:
             src(f"y = {render(tab.combine(atom('wl[k, b]'), slopes, dt, dW), syntax)}")
-            src("t = wh[k, b] + y")
-            src("bp = t - wh[k, b]")
-            src("wn[k, b] = t")
-            src("en[k, b] = (wh[k, b] - (t - bp)) + (y - bp)")
+            src("oh = wh[k, b]")
+            src("t = oh + y")
+            src("bp = t - oh")
+            src("tl = (oh - (t - bp)) + (y - bp)")
+            if spec.rails:
+                src("fine = t - t == ZERO")
+                src("over = fine & ((t > vhi_h) | ((t == vhi_h) & (tl > vhi_l)))")
+                src("under = fine & ((t < vlo_h) | ((t == vlo_h) & (tl < vlo_l)))")
+                src("wh[k, b] = vhi_h if over else (vlo_h if under else t)")
+                src("wl[k, b] = vhi_l if over else (vlo_l if under else tl)")
+            else:
+                src("wh[k, b] = t")
+                src("wl[k, b] = tl")
         else:
-            src(f"wn[k, b] = {render(tab.combine(w, slopes, dt, dW))}")
-        src("fin[b] += wn[k, b] * ZERO")
+            src(f"v = {render(tab.combine(w, slopes, dt, dW))}")
+            src("w[k, b] = min(max(v, v_lo), v_hi) if v - v == ZERO else v" if spec.rails else "w[k, b] = v")
     if spec.lags:
         _lag_step(src, spec)
-    # every operand of a select is loaded before it: a load inside `a if c else b` is a branch LLVM may not
-    # speculate, and the loop stays scalar (six times slower); the lanes to update are found once, in the compute
-    # dtype (a float64 flag in a float32 loop halves its lanes)
-    with src.lanes():
-        src("okf[b] = ONE if (fin[b] == ZERO) & (div[b] == 0.0) else ZERO")
-    with src.block(f"for k in range({nw}):"), src.lanes():
-        src("ok = okf[b] != ZERO")
-        if pair:
-            src("th, tl, oh, ol = wn[k, b], en[k, b], wh[k, b], wl[k, b]")
-            src("nh = th if ok else oh")
-            src("nl = tl if ok else ol")
-            src("over = (nh > vhi_h) | ((nh == vhi_h) & (nl > vhi_l))")
-            src("under = (nh < vlo_h) | ((nh == vlo_h) & (nl < vlo_l))")
-            src("wh[k, b] = vhi_h if over else (vlo_h if under else nh)")
-            src("wl[k, b] = vhi_l if over else (vlo_l if under else nl)")
-        else:
-            src("new, old = wn[k, b], w[k, b]")
-            src("w[k, b] = min(max(new if ok else old, v_lo), v_hi)")
-    _flag_diverged(src, "fin[b] != ZERO")
 
 
 def _flag_diverged(src: Source, bad: str) -> None:
@@ -772,37 +761,6 @@ def _fused_step(src: Source, spec: KernelSpec, fz: FusedBuilder, teach: bool) ->
                     src(f"W64[{fz.o_w + k * blk} + b] = v{k}")
 
 
-def _finite_test(src: Source, nw: int) -> None:
-    """``chk``: 0 when the lane's new weights v0.. are all finite, NaN otherwise (v * 0 is 0 for a finite v and NaN
-    otherwise; the products are summed as a tree, in FMAs)."""
-    src("chk = " + render(tree_sum([atom(f"v{k}") * atom("0.0") for k in range(nw)])))
-
-
-def _check_lanes(src: Source, fz: FusedBuilder) -> None:
-    """``def check_lanes(W64, step, flag)``: the number of lanes not yet flagged whose weights are no longer all
-    finite; those (if ``flag``, also flagged as diverged at ``step``) and the flagged ones get their kept
-    weights back."""
-    nw, blk = fz.topo.n_weights, fz.blk
-    src(JIT)
-    with src.block("def check_lanes(W64, step, flag):"):
-        src("newly = 0")
-        with src.lanes(str(blk)):
-            for k in range(nw):
-                src(f"v{k} = W64[{fz.o_w + k * blk} + b]")
-            _finite_test(src, nw)
-            src(f"d0 = W64[{fz.o_div} + b]")
-            src("bad = (chk != 0.0) & (d0 == 0.0)")
-            src("newly += 1 if bad else 0")
-            src("keep = bad | (d0 != 0.0)")
-            for k in range(nw):
-                src(f"W64[{fz.o_w + k * blk} + b] = W64[{fz.o_keep + k * blk} + b] if keep else v{k}")
-            src("flagged = bad & flag")
-            src(f"ds0 = W64[{fz.o_dstep} + b]")
-            src(f"W64[{fz.o_dstep} + b] = ds0 + (step - ds0) * flagged")
-            src(f"W64[{fz.o_div} + b] = d0 + (1.0 if flagged else 0.0)")
-        src("return newly")
-
-
 def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted: int = 0) -> None:
     """``def train_block``: the fixed skeleton (epochs, rows, steps, evaluations) for one block of instances;
     ``hoisted``: the rows of the layered drift's ``hx``."""
@@ -830,17 +788,23 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted
             for s in range(SOLVERS[spec.method].stages):
                 src(f"k{s} = np.empty(({nw}, B), F)")
             W = "F" if F == "float32" else "np.float64"  # float32: weight pairs (_layered_step)
-            for name in ("ws", "wn") + (("wh", "wl", "en") if F == "float32" else ()):
-                src(f"{name} = np.empty(({nw}, B), {W})")
+            src(f"ws = np.empty(({nw}, B), {W})")
+            if F == "float32":  # the pairs' rows wh then wl, one array for check_lanes
+                src(f"WS = np.empty(({2 * nw}, B), F)")
+                src(f"wh = WS[:{nw}]")
+                src(f"wl = WS[{nw}:]")
+            else:
+                src("WS = w")
+            src("WK = np.empty_like(WS)")  # the weights at the start of the row
             src(f"dW = np.zeros({noise_rows(nw) * blk}, F)")
             src(f"fin = np.empty(B, {W})")
-            src("okf = np.empty(B, F)")
             if F == "float32":
                 _weight_pairs(src, spec, True)
             if spec.lags:  # the lagged nodes start at 0 V
                 for kind in settling.NODES:
                     count = nw if kind in settling.SYNAPSE_NODES else nn
                     src(f"nd_{kind} = np.zeros(({count}, B), F)")
+                    src(f"ndk_{kind} = np.zeros(({count}, B), F)")
                     src(f"sm_{kind} = np.zeros(({count}, B), F)")
         if spec.learning != "eqprop":
             # the noise's Philox words, as 32-bit integers: the transform's loop then runs in 32-bit lanes (float32)
@@ -864,6 +828,12 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted
             src(f"wflat = w.reshape({nw * blk})")
             src(f"W64[{fz.o_w}:{fz.o_w + nw * blk}] = wflat")
             src("v_bias_f = F(v_bias)")
+            # check_lanes' views: the weights, those at the start of the row, the divergence flags and steps
+            src(f"WS = W64[{fz.o_w}:{fz.o_w + nw * blk}].reshape(({nw}, B))")
+            src(f"WK = W64[{fz.o_keep}:{fz.o_keep + nw * blk}].reshape(({nw}, B))")
+            src(f"DIV = W64[{fz.o_div}:{fz.o_div} + B]")
+            src(f"DSTEP = W64[{fz.o_dstep}:{fz.o_dstep} + B]")
+            src("fin = np.empty(B)")
         evaluation = f"evaluate(w, DSA, DNA, NOM, X, T, thr, is_class, {acts}, acc, se, correct, B)"
         held_out = f"evaluate(w, DSA, DNA, NOM, XH, TH, thr, is_class, {acts}, acc, se, correct, B)"
         src(evaluation)
@@ -923,36 +893,41 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted
 
 
 def _row_steps(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
-    """The body of a row for the backprop circuit: its integrator steps."""
-    if fz is None:
-        with src.block("for s in range(spr):"):
-            src("vt = vt_f if s >= settle else ZERO")
-            _layered_step(src, spec)
-            src("step += 1")
-        return
-    weights, kept = f"W64[{fz.o_w}:{fz.o_w + fz.topo.n_weights * fz.blk}]", \
-        f"W64[{fz.o_keep}:{fz.o_keep + fz.topo.n_weights * fz.blk}]"
+    """The body of a row for the backprop circuit: its integrator steps, the new weights stored as they come, and
+    the divergence test once per row (``mcaann.engine.divergence``): a row in which a lane diverged runs again from
+    its start with the test after every step."""
+    nw = Topology(spec.layers).n_weights
+    div = ("div", "div_step") if fz is None else ("DIV", "DSTEP")
+    check = f"check_lanes(WS, WK, {nw}, fin, {div[0]}, {div[1]}, step, {{flag}})"
+    lagged = [f"nd_{kind}" for kind in settling.NODES] if spec.lags and fz is None else []
     args = "W64, WF, U, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
 
     def steps(checked: bool) -> None:
         with src.block("for s in range(spr):"):
             if checked:
-                src(f"{kept} = {weights}")
+                src("WK[:, :] = WS")
             src("vt = vt_f if s >= settle else ZERO")
-            with src.block("if vt != ZERO:"):
-                src(f"step_on({args.format(sn='sn_on')})")
-            with src.block("else:"):
-                src(f"step_off({args.format(sn='sn_off')})")
+            if fz is None:
+                _layered_step(src, spec)
+            else:
+                with src.block("if vt != ZERO:"):
+                    src(f"step_on({args.format(sn='sn_on')})")
+                with src.block("else:"):
+                    src(f"step_off({args.format(sn='sn_off')})")
             if checked:
-                src("check_lanes(W64, step, True)")
+                src(check.format(flag="True"))
             src("step += 1")
 
-    src(f"{kept} = {weights}")
+    src("WK[:, :] = WS")
+    for nd in lagged:  # the lagged nodes too, for a repeat of the row
+        src(f"{nd.replace('nd_', 'ndk_')}[:, :] = {nd}")
     src("step0 = step")
     steps(False)
-    with src.block("if check_lanes(W64, step, False) != 0:"):
+    with src.block(f"if {check.format(flag='False')} != 0:"):
         src("# a lane diverged in this row: the row again from its start, testing every step")
-        src(f"{weights} = {kept}")
+        src("WS[:, :] = WK")
+        for nd in lagged:
+            src(f"{nd}[:, :] = {nd.replace('nd_', 'ndk_')}")
         src("step = step0")
         steps(True)
 
@@ -994,6 +969,8 @@ def generate(spec: KernelSpec) -> str:
     src("import numpy as np")
     src("from numba import njit")
     src("from mcaann.variability.rng import philox4x32, uniform, STREAM_NOISE, STREAM_SHUFFLE")
+    if spec.learning != "eqprop":
+        src("from mcaann.engine.divergence import check_lanes")
     src(f"from mcaann.engine.mathfn import sat_{F} as SAT, sigmoid_{F} as SIGMOID")
     noise = "normal_quad_{0} as normal_quad" if spec.learning == "eqprop" else "box_muller_{0} as box_muller"
     src(f"from mcaann.engine.mathfn import {noise.format(F)}")
@@ -1016,7 +993,6 @@ def generate(spec: KernelSpec) -> str:
         for teach in (True, False):
             _fused_step(src, spec, fz, teach)
             src("")
-        _check_lanes(src, fz)
     else:
         hoisted = _layered_drift(src, spec)
     if spec.learning != "eqprop":

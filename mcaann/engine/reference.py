@@ -209,7 +209,8 @@ class Reference:
         return row_order(self.instance, epoch, n_rows, self.seed, self.shuffled)
 
     def train(self, w0, X, T, thresholds, epochs: int):
-        """Train for ``epochs``; returns (final w, mse per epoch, accuracy per epoch, diverged)."""
+        """Train for ``epochs``; returns (final w, mse per epoch, accuracy per epoch, diverged). The step at which
+        the weights stopped being finite is ``self.diverged_step`` (-1 when they did not)."""
         w = np.array(w0, dtype=float)
         if self.nodes is not None:
             self.nodes = {kind: np.zeros_like(v) for kind, v in self.nodes.items()}
@@ -217,6 +218,7 @@ class Reference:
         acc = np.empty(epochs + 1)
         mse[0], acc[0] = self.evaluate(w, X, T, thresholds)
         diverged = False
+        self.diverged_step = -1
         step = 0
         for ep in range(epochs):
             for r in self.order(ep, X.shape[0]):
@@ -228,6 +230,7 @@ class Reference:
                             w = np.clip(wn, self.v_lo, self.v_hi)
                         else:
                             diverged = True
+                            self.diverged_step = step
                     step += 1
             mse[ep + 1], acc[ep + 1] = self.evaluate(w, X, T, thresholds)
         return w, mse, acc, diverged
