@@ -768,7 +768,7 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted
     topo = Topology(spec.layers)
     nw, nn, blk, F = topo.n_weights, topo.n_neurons, spec.block, spec.dtype
     acts = _acts(spec)
-    src("@njit(cache=True, nogil=True, error_model='numpy')")
+    src("@njit(cache=True, nogil=True, error_model='numpy', fastmath={'contract'})")  # the noise's polynomials in FMAs
     with src.block("def train_block(w, DS, DN, NOM, X, T, thr, is_class, order_shuffled, epochs, spr, settle, dt,\n"
                    "                vt_on, v_bias, v_lo, v_hi, v_rest, sn_on, sn_off, seed, inst, mse, accu, div,\n"
                    "                div_step, XH, TH, keep, accu_h):"):

@@ -63,6 +63,80 @@ def _f32_bits(typingctx, x):
     return types.int32(types.float32), codegen
 
 
+def _word32(builder, value):
+    """The low 32 bits of an integer (LLVM IR)."""
+    width = value.type.width
+    if width > 32:
+        return builder.trunc(value, ir.IntType(32))
+    return builder.zext(value, ir.IntType(32)) if width < 32 else value
+
+
+# Numba computes integer arithmetic in 64 bits; LLVM does not always narrow it back, and a float32 loop with a
+# 64-bit integer in it runs at 8 lanes a zmm register instead of 16. The noise's transform takes its words' bits
+# apart with these, in 32-bit integer operations.
+
+
+@intrinsic
+def _word_f32(typingctx, a):
+    """The 32-bit word in the low bits of integer ``a`` (unsigned) as a float32, rounded to nearest."""
+    if not isinstance(a, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.uitofp(_word32(builder, args[0]), ir.FloatType())
+
+    return types.float32(a), codegen
+
+
+@intrinsic
+def _complement_f32(typingctx, a):
+    """2**32 - 1 - w as a float32 (rounded to nearest) for the 32-bit word w in the low bits of integer ``a``."""
+    if not isinstance(a, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.uitofp(builder.not_(_word32(builder, args[0])), ir.FloatType())
+
+    return types.float32(a), codegen
+
+
+@intrinsic
+def _split_f32(typingctx, u):
+    """``(k, m)`` as float32 for a positive normal float32 u = 2**k m with m in [sqrt(2)/2, sqrt(2)): the exponent
+    and mantissa taken from u's bits."""
+    if u != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        bits = builder.add(builder.bitcast(args[0], i32), ir.Constant(i32, 0x3F800000 - _F_SQRT_HALF_BITS))
+        exponent = builder.sub(builder.and_(builder.lshr(bits, ir.Constant(i32, 23)), ir.Constant(i32, 0xFF)),
+                               ir.Constant(i32, 127))
+        mantissa = builder.add(builder.and_(bits, ir.Constant(i32, 0x007FFFFF)), ir.Constant(i32, _F_SQRT_HALF_BITS))
+        k = builder.sitofp(exponent, ir.FloatType())
+        m = builder.bitcast(mantissa, ir.FloatType())
+        return context.make_tuple(builder, signature.return_type, (k, m))
+
+    return types.UniTuple(types.float32, 2)(u), codegen
+
+
+@intrinsic
+def _quarter_word32(typingctx, a):
+    """``_quarter_word`` of the 32-bit word in the low bits of integer ``a`` in 32-bit integer operations: ``(q, t)``
+    with q (int32) the nearest quarter turn and t the signed remainder in words as a float32 (rounded to nearest)."""
+    if not isinstance(a, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        shifted = builder.add(_word32(builder, args[0]), ir.Constant(i32, 0x20000000))  # mod 2**32
+        q = builder.lshr(shifted, ir.Constant(i32, 30))
+        t = builder.sub(builder.and_(shifted, ir.Constant(i32, 0x3FFFFFFF)), ir.Constant(i32, 0x20000000))
+        return context.make_tuple(builder, signature.return_type, (q, builder.sitofp(t, ir.FloatType())))
+
+    return types.Tuple((types.int32, types.float32))(a), codegen
+
+
 @intrinsic
 def _bits_f32(typingctx, i):
     """The float32 whose IEEE-754 bits are the low 32 bits of the integer ``i``."""
@@ -491,7 +565,6 @@ _F_C3 = np.float32(2.443315711809948e-5)
 
 
 _WORD_NEAR_ONE = np.uint64(0xB504F334)  # from this word on, (a + 1/2) / 2**32 >= sqrt(2)/2
-_WORD_MAX = np.uint64(0xFFFFFFFF)
 _F_WORD = np.float32(2.0**-32)
 _F_WORD_TURN = np.float32(2.0 * math.pi / 2.0**32)
 _F_SQRT_HALF_BITS = 0x3F3504F3
@@ -507,11 +580,9 @@ def log_word_float32(a):
     rounded to a float32 is split into exponent and mantissa as usual. Cephes' logf polynomial on the mantissa.
     """
     near = a >= _WORD_NEAR_ONE
-    f_near = -(np.float32(_WORD_MAX - a) + _F_HALF) * _F_WORD
-    u = (np.float32(a) + _F_HALF) * _F_WORD
-    ix = _f32_bits(u) + (0x3F800000 - _F_SQRT_HALF_BITS)
-    k = np.float32(((ix >> 23) & 0xFF) - 127)
-    f = _bits_f32((ix & 0x007FFFFF) + _F_SQRT_HALF_BITS) - _F_ONE  # exact: the mantissa is in [sqrt(2)/2, sqrt(2))
+    f_near = -(_complement_f32(a) + _F_HALF) * _F_WORD
+    k, m = _split_f32((_word_f32(a) + _F_HALF) * _F_WORD)
+    f = m - _F_ONE  # exact: m is in [sqrt(2)/2, sqrt(2))
     f = f_near if near else f
     k = _F_ZERO if near else k
     z = f * f
@@ -527,8 +598,8 @@ def sincos_word_float32(a):
     """``(cos(2 pi a / 2**32), sin(2 pi a / 2**32))`` as float32 for a 32-bit word a (dimensionless); absolute error
     < 2e-7. The nearest quarter turn and the remainder (a signed integer below an eighth of a turn) are taken
     exactly from the word's bits, the polynomials run in float32."""
-    q, t = _quarter_word(a)
-    x = np.float32(t) * _F_WORD_TURN  # |x| <= pi/4
+    q, t = _quarter_word32(a)
+    x = t * _F_WORD_TURN  # |x| <= pi/4
     z = x * x
     sn = x + x * z * (_F_S1 + z * (_F_S2 + z * _F_S3))
     cs = _F_ONE - _F_HALF * z + z * z * (_F_C1 + z * (_F_C2 + z * _F_C3))
