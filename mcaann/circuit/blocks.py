@@ -319,15 +319,25 @@ def weight_rate(v: Variant, m_upd, w, vt_rel, v_rest, q: Callable):
     [A]), with its up/down imbalance and output conductance, less the leakage, over the capacitor:
     ``(-I_max tanh(K_g vt g / I_max) + vt I_pump_off - vt g_out (w - V_pump) - G_leak (w - V_rest) - I_leak0) / C``,
     ``vt = V_teach / V_teach_ref`` (the pump's bias, and with it its imbalance and output conductance, follows
-    ``V_teach`` as ``K_g`` does)."""
-    drive = q("pg") * (vt_rel * m_upd)
+    ``V_teach`` as ``K_g`` does).
+
+    Written as ``-ampc tanh((pg vt) M_upd) + rest - slope w``, the terms without ``w`` or ``M_upd`` gathered in
+    ``rest`` [V/s] and ``slope`` [1/s]: expressions of the block's parameters alone, which the kernels compute
+    once per block of instances rather than at every step."""
+    drive = (q("pg") * vt_rel) * m_upd
     rate = -q("ampc") * (tanh(drive) if v.sat_pump else drive)
+    rest, slope = 0.0, 0.0
     ipc = q("ipc")
     if not (isinstance(ipc, float) and ipc == 0.0):  # an ideal pump's term is left out of the generated code
-        rate = rate + vt_rel * ipc
+        rest = vt_rel * ipc
     if v.pump_g:  # the output conductance pulls the weight towards V_pump; its bias follows V_teach as K_g does
-        rate = rate + vt_rel * (q("gpv") - q("gpc") * w)
-    return rate - leak_rate(v, w, v_rest, q) if v.leak else rate
+        rest = rest + vt_rel * q("gpv")
+        slope = vt_rel * q("gpc")
+    if v.leak:
+        rest = rest + (q("glc") * v_rest - q("il0c"))
+        slope = slope + q("glc")
+    rate = rate + rest
+    return rate if isinstance(slope, float) and slope == 0.0 else rate - slope * w
 
 
 def leak_rate(v: Variant, w, v_rest, q: Callable):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "29"
+CODEGEN_VERSION = "30"
 
 #: the modules whose functions the generated kernels call: Numba's cache of a kernel does not notice when they
 #: change, so their sources are part of the kernel's key
@@ -245,6 +246,51 @@ class _Group:
     rows: int = 0
 
 
+#: a derived parameter of the layered kernels: ``DSA[row, index, b]`` (per synapse) or ``DNA[...]`` (per neuron)
+_PARAMETER = re.compile(r"^(DSA|DNA)\[(\d+), (.+), b\]$")
+
+
+@dataclass
+class Folds:
+    """The parameter-only subexpressions of the layered drift (``LayeredBuilder._fold``): per synapse and per
+    neuron, the definitions of the rows of ``DFS`` and ``DFN`` (source over block ``k`` of the kind and lane
+    ``b``, with the teaching value ``vt_f`` for ``vt``)."""
+
+    synapse: list = field(default_factory=list)
+    neuron: list = field(default_factory=list)
+
+    def row(self, e: Expr, per: str, index: str) -> Expr:
+        """The row of ``DFS``/``DFN`` holding ``e`` (of block ``index``), added if new."""
+        text = render(_reindexed(e, index), COMPUTE)
+        rows = getattr(self, per)
+        if text not in rows:
+            rows.append(text)
+        return atom(f"{'DFS' if per == 'synapse' else 'DFN'}[{rows.index(text)}, {index}, b]")
+
+    def write(self, src: Source, spec: KernelSpec) -> None:
+        """``DFS``/``DFN`` allocated (at least one row) and computed for the block, in ``train_block``."""
+        topo = Topology(spec.layers)
+        for per, name, count in (("synapse", "DFS", topo.n_weights), ("neuron", "DFN", topo.n_neurons)):
+            rows = getattr(self, per)
+            src(f"{name} = np.empty(({max(len(rows), 1)}, {count}, B), F)")
+            if rows:
+                with src.block(f"for k in range({count}):"), src.lanes():
+                    for r, text in enumerate(rows):
+                        src(f"{name}[{r}, k, b] = {text}")
+
+
+def _reindexed(e, index: str):
+    """``e`` for block ``k`` rather than ``index``, with ``vt_f`` for ``vt``."""
+    if not isinstance(e, Expr):
+        return e
+    if e.op == "atom":
+        if e.name == "vt":
+            return atom("vt_f")
+        m = _PARAMETER.match(e.name)
+        return atom(f"{m.group(1)}[{m.group(2)}, k, b]") if m else e
+    return Expr(e.op, tuple(_reindexed(a, index) for a in e.args), e.name)
+
+
 class LayeredBuilder(_Builder):
     """Loops over layers and neurons, a loop over the lanes per statement group; per-neuron work arrays
     ``dd`` (derivative outputs) and ``delta``, activations ``act{l}[i, b]`` (bias row 0)."""
@@ -252,12 +298,14 @@ class LayeredBuilder(_Builder):
     TABLES = {"deriv": "dd", "delta": "delta"}
 
     def __init__(self, spec: KernelSpec, src: Source, weights: str, rates: str | None = None, lagged: bool = False,
-                 hoist: bool = False):
+                 hoist: bool = False, folds: Folds | None = None, fold_vt: bool = False):
         super().__init__(spec, src)
         self.weights, self.rates = weights, rates
         self.loops = 0
         self.lagged = lagged and spec.lags
         self.hoist = hoist
+        self.folds = folds  # parameter-only subexpressions, computed once per block (``_fold``)
+        self.fold_vt = fold_vt  # whether ``vt`` is the teaching value here (the drift's teaching branch)
         self.hoisted = 0  # rows of ``hx`` used (the most in one group of statements)
         self._group: _Group | None = None  # the group of statements being written (``lanes``)
 
@@ -289,8 +337,43 @@ class LayeredBuilder(_Builder):
         var = self._fresh("i")
         with self.src.block(f"for {var} in range({n}):"), self.src.lanes():
             self.calls = {}
-            self.src(f"acc[b] += {render(self._share_calls(term(atom(var))), COMPUTE)}")
+            self.src(f"acc[b] += {render(self._share_calls(self._fold(term(atom(var)))), COMPUTE)}")
         return atom("acc[b]")
+
+    def emit(self, target: str, value) -> None:
+        super().emit(target, self._fold(value))
+        if self._group is not None:
+            self._group.written.add(target.split("[")[0])
+
+    def _fold(self, e):
+        """``e`` with every subexpression of more than one term that reads only one block's derived parameters, the
+        teaching gate ``vt`` (in the teaching branch) and ``v_rest`` replaced by a row of ``DFS`` (per synapse) or
+        ``DFN`` (per neuron): computed once per block of instances (``Folds``) instead of at every step."""
+        if self.folds is None or not isinstance(e, Expr) or e.op == "atom":
+            return e
+        block = self._parameters_only(e)
+        if isinstance(block, tuple):
+            return self.folds.row(e, *block)
+        return Expr(e.op, tuple(self._fold(a) for a in e.args), e.name)
+
+    def _parameters_only(self, e):
+        """``(per, index)`` when ``e`` reads the derived parameters of block ``index`` (per synapse or neuron) and
+        nothing else but constants, ``v_rest`` and (``fold_vt``) ``vt``; None when it reads anything else; True when
+        it reads only constants and those scalars."""
+        if not isinstance(e, Expr):
+            return True
+        if e.op == "atom":
+            if e.name == "v_rest" or (e.name == "vt" and self.fold_vt):
+                return True
+            m = _PARAMETER.match(e.name)
+            return ("synapse" if m.group(1) == "DSA" else "neuron", m.group(3)) if m else None
+        found = True
+        for a in e.args:
+            part = self._parameters_only(a)
+            if part is None or (part is not True and found is not True and part != found):
+                return None
+            found = part if part is not True else found
+        return found
 
     @contextmanager
     def lanes(self):
@@ -307,11 +390,6 @@ class LayeredBuilder(_Builder):
         if self._group is not None:
             self._group.locals.add(local)
         return local
-
-    def emit(self, target: str, value) -> None:
-        super().emit(target, value)
-        if self._group is not None:
-            self._group.written.add(target.split("[")[0])
 
     def _share_calls(self, e):
         """As ``_Builder._share_calls``; with ``hoist``, a call inside another call's arguments is computed in a loop
@@ -517,22 +595,23 @@ def _lag_args(spec: KernelSpec) -> str:
     return ", " + ", ".join([f"nd_{k}" for k in settling.NODES] + [f"sm_{k}" for k in settling.NODES])
 
 
-def _layered_drift(src: Source, spec: KernelSpec) -> int:
+def _layered_drift(src: Source, spec: KernelSpec) -> tuple[int, Folds]:
     """``def drift(...)``: kout = dw/dt [V/s] for weights wsrc, gate vt, both in the compute dtype (float32 weights
     keep every loop in one width: 8 lanes in a ymm register rather than 4); with node lags, ``bs`` is the stage's
-    weight ``b_s`` and ``keep`` 0 at the first stage, else 1; ``hx`` holds hoisted calls (``LayeredBuilder``).
-    Returns the rows of ``hx`` it needs."""
+    weight ``b_s`` and ``keep`` 0 at the first stage, else 1; ``hx`` holds hoisted calls, ``DFS``/``DFN``
+    parameter-only subexpressions (``LayeredBuilder``). Returns the rows of ``hx`` it needs and the folds."""
     src(JIT)
-    with src.block(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, hx, dd, delta, v_rest, B"
+    with src.block(f"def drift(wsrc, kout, vt, DSA, DNA, NOM, DFS, DFN, tgt, {_acts(spec)}, acc, hx, dd, delta, v_rest, B"
                    f"{_lag_args(spec)}{', bs, keep' if spec.lags else ''}):"):
         _scalars(src, spec)
-        rows = 0
+        rows, folds = 0, Folds()
         for teach in (True, False):
             with src.block("if vt != ZERO:" if teach else "else:"):
-                builder = LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout", lagged=True, hoist=True)
+                builder = LayeredBuilder(spec, src, "wsrc[{k}, b]", "kout", lagged=True, hoist=True, folds=folds,
+                                         fold_vt=teach)
                 spec.circuit.drift(builder, teach=teach)
                 rows = max(rows, builder.hoisted)
-    return rows
+    return rows, folds
 
 
 def _evaluate(src: Source, spec: KernelSpec) -> None:
@@ -625,7 +704,7 @@ def _layered_step(src: Source, spec: KernelSpec) -> None:
     nw = Topology(spec.layers).n_weights
     pair = spec.dtype == "float32"
     syntax = COMPUTE if pair else NUMBA
-    dargs = f"vt, DSA, DNA, NOM, tgt, {_acts(spec)}, acc, hx, dd, delta, v_rest, B{_lag_args(spec)}"
+    dargs = f"vt, DSA, DNA, NOM, DFS, DFN, tgt, {_acts(spec)}, acc, hx, dd, delta, v_rest, B{_lag_args(spec)}"
     dW = None
     if spec.noise:
         src("sn = sn_on if vt != ZERO else sn_off")
@@ -713,11 +792,9 @@ def _fused_step(src: Source, spec: KernelSpec, fz: FusedBuilder, teach: bool) ->
     in place, as straight-line code per lane.
 
     The new weights are stored as they come, finite or not (an infinite one is not clipped to a rail), and
-    ``check_lanes`` tests them once per row (MODEL.md section 5's divergence): a row in which a lane diverged
-    is run again from its start with the test after every step, which flags that lane at its step and keeps
-    its last finite weights (every lane's steps are a function of its weights and its step count alone, so the
-    repeat gives the same numbers). Keeping the old weights for a select inside the step holds all of them in
-    registers through it, which spills: the step without runs at twice the rate on the ideal XOR."""
+    tested once per row (``_row_steps``, ``mcaann.engine.divergence``). Keeping the old weights for a select
+    inside the step holds all of them in registers through it, which spills: the step without runs at twice the
+    rate on the ideal XOR."""
     tab = SOLVERS[spec.method]
     nw, blk = fz.topo.n_weights, fz.blk
     name = "step_on" if teach else "step_off"
@@ -761,9 +838,10 @@ def _fused_step(src: Source, spec: KernelSpec, fz: FusedBuilder, teach: bool) ->
                     src(f"W64[{fz.o_w + k * blk} + b] = v{k}")
 
 
-def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted: int = 0) -> None:
+def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted: int = 0,
+                 folds: Folds | None = None) -> None:
     """``def train_block``: the fixed skeleton (epochs, rows, steps, evaluations) for one block of instances;
-    ``hoisted``: the rows of the layered drift's ``hx``."""
+    ``hoisted``: the rows of the layered drift's ``hx``, ``folds`` its parameter-only subexpressions."""
     n_in, n_out = spec.layers[0], spec.layers[-1]
     topo = Topology(spec.layers)
     nw, nn, blk, F = topo.n_weights, topo.n_neurons, spec.block, spec.dtype
@@ -817,6 +895,8 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted
         src("perm = np.empty((n_rows, B), np.int64)")
         src("vt_f = F(vt_on)")
         src("v_rest = F(v_rest)")
+        if folds is not None:
+            folds.write(src, spec)
         if fz is not None:
             src(f"W64 = np.empty({fz.n64 + (fz.nF if F == 'float64' else 0)})")
             src("WF = W64" if F == "float64" else f"WF = np.empty({fz.nF}, F)")
@@ -980,7 +1060,7 @@ def generate(spec: KernelSpec) -> str:
     src(f"NW = {topo.n_weights}")
     src(f"NN = {topo.n_neurons}")
     src("")
-    fz, hoisted = None, 0
+    fz, hoisted, folds = None, 0, None
     if spec.learning == "eqprop":
         from mcaann.engine import eqprop_codegen
 
@@ -994,12 +1074,12 @@ def generate(spec: KernelSpec) -> str:
             _fused_step(src, spec, fz, teach)
             src("")
     else:
-        hoisted = _layered_drift(src, spec)
+        hoisted, folds = _layered_drift(src, spec)
     if spec.learning != "eqprop":
         src("")
         _evaluate(src, spec)
     src("")
-    _train_block(src, spec, fz, hoisted)
+    _train_block(src, spec, fz, hoisted, folds)
     src("")
     src("@njit(cache=True, nogil=True, error_model='numpy')")
     with src.block("def evaluate_block(w, DS, DN, NOM, X, T, thr, is_class, v_bias, mse, accu):"):
