@@ -328,3 +328,19 @@ def test_layered_kernel_computes_a_nested_call_in_a_loop_of_its_own():
     for i, line in enumerate(body):
         if line.strip().startswith("hx["):
             assert body[i + 1].strip() == "for b in range(B):" and "hx[0 + b]" in body[i + 2]
+
+
+def test_layered_kernel_folds_parameter_only_terms_once_per_block():
+    # the charge pump's terms without w or M_upd (vt times its imbalance and output conductance, the leakage's
+    # G V_rest - I_leak0) are one row of DFS, computed in train_block for the block, and read by the drift's
+    # teaching branch only: its holding branch (vt = 0) reads the derived parameters themselves
+    from mcaann.engine.codegen import generate
+
+    source = generate(kernel_spec(load_study("xor", {"integrator.method": "euler"})))
+    drift = source[source.index("def drift("):source.index("def evaluate(")]
+    teach, hold = drift.split("    else:")
+    rows = [line.strip() for line in source[source.index("def train_block("):].splitlines()
+            if line.strip().startswith("DFS[") and ", k, b] = " in line]
+    assert rows and all("vt_f" in r or "v_rest" in r or r.count("DSA[") > 1 or "-DSA" in r for r in rows)
+    assert any("vt_f * DSA" in r and "v_rest" in r for r in rows)
+    assert "DFS[" in teach and "DFS[" not in hold and "vt *" not in teach.split("kout[")[1]
