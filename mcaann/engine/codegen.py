@@ -11,7 +11,10 @@ and looped over. Two builders render the same wiring:
 - ``FusedBuilder``: the whole step of one instance as straight-line code inside one loop over the
   lanes (small networks; every value in a register);
 - ``LayeredBuilder``: a loop per layer and neuron, each statement a loop over the lanes, with
-  per-neuron work arrays (any size).
+  per-neuron work arrays (any size); the parts of an expression that read only one block's parameters are
+  computed once per block into ``DFS``/``DFN`` (``Folds``).
+
+Both kinds store a step's new weights as they come and test them once per row (``engine.divergence``).
 
 The source is written to a file under the kernel cache and imported from there, so that Numba's
 ``cache=True`` keeps the compiled code between launches.
