@@ -41,7 +41,7 @@ from mcaann.circuit.blocks import Variant, derived_parameters
 from mcaann.circuit.network import Topology
 from mcaann.solvers import SOLVERS
 
-CODEGEN_VERSION = "30"
+CODEGEN_VERSION = "31"
 
 #: the modules whose functions the generated kernels call: Numba's cache of a kernel does not notice when they
 #: change, so their sources are part of the kernel's key
@@ -978,17 +978,27 @@ def _train_block(src: Source, spec: KernelSpec, fz: FusedBuilder | None, hoisted
 def _row_steps(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
     """The body of a row for the backprop circuit: its integrator steps, the new weights stored as they come, and
     the divergence test once per row (``mcaann.engine.divergence``): a row in which a lane diverged runs again from
-    its start with the test after every step."""
+    its start with the test after every step. The steps are written once (a second copy of the layered step, for
+    the repeat, took half as long again to compile)."""
     nw = Topology(spec.layers).n_weights
     div = ("div", "div_step") if fz is None else ("DIV", "DSTEP")
     check = f"check_lanes(WS, WK, {nw}, fin, {div[0]}, {div[1]}, step, {{flag}})"
     lagged = [f"nd_{kind}" for kind in settling.NODES] if spec.lags and fz is None else []
     args = "W64, WF, U, NOM, {sn}, inst, dt, vt, v_bias_f, v_lo, v_hi, v_rest, step, seed"
-
-    def steps(checked: bool) -> None:
+    _copy(src, "WK", "WS")
+    for nd in lagged:  # the lagged nodes too, for a repeat of the row
+        _copy(src, nd.replace("nd_", "ndk_"), nd)
+    src("step0 = step")
+    with src.block("for checked in range(2):"):
+        with src.block("if checked:"):
+            src("# a lane diverged in this row: the row again from its start, testing every step")
+            _copy(src, "WS", "WK")
+            for nd in lagged:
+                _copy(src, nd, nd.replace("nd_", "ndk_"))
+            src("step = step0")
         with src.block("for s in range(spr):"):
-            if checked:
-                src("WK[:, :] = WS")
+            with src.block("if checked:"):
+                _copy(src, "WK", "WS")
             src("vt = vt_f if s >= settle else ZERO")
             if fz is None:
                 _layered_step(src, spec)
@@ -997,22 +1007,18 @@ def _row_steps(src: Source, spec: KernelSpec, fz: FusedBuilder | None) -> None:
                     src(f"step_on({args.format(sn='sn_on')})")
                 with src.block("else:"):
                     src(f"step_off({args.format(sn='sn_off')})")
-            if checked:
+            with src.block("if checked:"):
                 src(check.format(flag="True"))
             src("step += 1")
+        with src.block(f"if checked or {check.format(flag='False')} == 0:"):
+            src("break")
 
-    src("WK[:, :] = WS")
-    for nd in lagged:  # the lagged nodes too, for a repeat of the row
-        src(f"{nd.replace('nd_', 'ndk_')}[:, :] = {nd}")
-    src("step0 = step")
-    steps(False)
-    with src.block(f"if {check.format(flag='False')} != 0:"):
-        src("# a lane diverged in this row: the row again from its start, testing every step")
-        src("WS[:, :] = WK")
-        for nd in lagged:
-            src(f"{nd}[:, :] = {nd.replace('nd_', 'ndk_')}")
-        src("step = step0")
-        steps(True)
+
+def _copy(src: Source, dst: str, source: str) -> None:
+    """``dst`` = ``source``, two arrays of (rows, lanes), as loops (a slice assignment takes Numba longer to
+    compile)."""
+    with src.block(f"for k in range({source}.shape[0]):"), src.lanes():
+        src(f"{dst}[k, b] = {source}[k, b]")
 
 
 def _eqprop_row(src: Source, spec: KernelSpec) -> None:
