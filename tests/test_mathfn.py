@@ -363,14 +363,20 @@ def test_nan_propagates():
 # ------------------------------------------------------------------------------------------------------------------
 
 
-@njit
-def _quads(n, k, seed, stream, fast, ref):
+@njit(fastmath={"contract"})  # as the kernels compile them: multiply-adds in FMAs
+def _fast_quads(n, k, seed, stream, fast):
     for i in range(n):
         fast[i, 0], fast[i, 1], fast[i, 2], fast[i, 3] = normal_quad_float64(i, k, 0, 0, seed, stream)
+
+
+@njit
+def _quads(n, k, seed, stream, fast, ref):
+    _fast_quads(n, k, seed, stream, fast)
+    for i in range(n):
         ref[i, 0], ref[i, 1], ref[i, 2], ref[i, 3] = normal_quad(i, k, 0, 0, seed, stream)
 
 
-@njit
+@njit(fastmath={"contract"})
 def _quads32(n, k, seed, stream, fast):
     for i in range(n):
         fast[i, 0], fast[i, 1], fast[i, 2], fast[i, 3] = normal_quad_float32(i, k, 0, 0, seed, stream)
