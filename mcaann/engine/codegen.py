@@ -264,7 +264,7 @@ class Folds:
 
     def row(self, e: Expr, per: str, index: str) -> Expr:
         """The row of ``DFS``/``DFN`` holding ``e`` (of block ``index``), added if new."""
-        text = render(_reindexed(e, index), COMPUTE)
+        text = render(_reindexed(e), COMPUTE)
         rows = getattr(self, per)
         if text not in rows:
             rows.append(text)
@@ -282,8 +282,8 @@ class Folds:
                         src(f"{name}[{r}, k, b] = {text}")
 
 
-def _reindexed(e, index: str):
-    """``e`` for block ``k`` rather than ``index``, with ``vt_f`` for ``vt``."""
+def _reindexed(e):
+    """``e`` (one block's parameters) for block ``k`` of its kind, with ``vt_f`` for ``vt``."""
     if not isinstance(e, Expr):
         return e
     if e.op == "atom":
@@ -291,7 +291,7 @@ def _reindexed(e, index: str):
             return atom("vt_f")
         m = _PARAMETER.match(e.name)
         return atom(f"{m.group(1)}[{m.group(2)}, k, b]") if m else e
-    return Expr(e.op, tuple(_reindexed(a, index) for a in e.args), e.name)
+    return Expr(e.op, tuple(_reindexed(a) for a in e.args), e.name)
 
 
 class LayeredBuilder(_Builder):
