@@ -12,16 +12,20 @@ from mcaann.study import load_study
 FIELDS = ("mse", "accuracy", "w_init", "w_final", "diverged")
 
 
-@pytest.fixture(scope="module", params=["layered", "fused"])
+@pytest.fixture(scope="module", params=["layered", "fused", "float32"])
 def noisy_study(request):
     # every non-ideality on, shuffled rows, and leakage large enough to matter; the fused kernels need
-    # linear blocks without mismatch (leakage still differs from capacitor to capacitor)
+    # linear blocks without mismatch (leakage still differs from capacitor to capacitor); float32 kernels
+    # have blocks of 128 lanes, float64 ones of 64
     ov = {"task.epochs": 3, "task.order": "shuffled", "leakage.G_leak": 1e-9, "integrator.method": "heun",
           "task.T_settle": 1e-8}
     if request.param == "fused":
         ov.update({"circuit.K_I": float("inf"), "circuit.I_max": float("inf"), "mismatch.enabled": False})
+    if request.param == "float32":
+        ov["integrator.dtype"] = "float32"
     st = load_study("xor", ov)
     assert kernel_spec(st).fused == (request.param == "fused")
+    assert kernel_spec(st).block == (128 if request.param == "float32" else 64)
     return st
 
 
@@ -33,7 +37,7 @@ def _same(a, b, sl_a=slice(None), sl_b=slice(None)):
 
 
 def test_threads_do_not_change_results(noisy_study):
-    # 300 instances are 5 blocks: three threads take them in an order that depends on timing
+    # 300 instances are 5 blocks (3 in float32): three threads take them in an order that depends on timing
     one = run_instances(noisy_study, 0, 300, threads=1)
     three = run_instances(noisy_study, 0, 300, threads=3)
     _same(one, three)

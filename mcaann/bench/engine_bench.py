@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from mcaann.circuit.network import Topology
 from mcaann.cpu import vector_width
-from mcaann.engine.driver import BLOCK, run_instances, study_task
+from mcaann.engine.driver import block_lanes, run_instances, study_task
 from mcaann.engine.mathfn import box_muller_float64, exp_float64, sat_float64, sigmoid_float64
 from mcaann.study import load_study
 from mcaann.variability.rng import philox4x32
@@ -376,7 +376,8 @@ def size_rows(threads: int, instances: int, quick: bool) -> list[tuple[str, str]
                 first = time.perf_counter() - t
                 # about the same work per run for every size, in whole blocks for every thread (a thread without
                 # a block would idle: the rate is then one thread's)
-                n = max(1, round(instances * 33 / nw / (BLOCK * threads))) * BLOCK * threads
+                lanes = block_lanes(dtype)
+                n = max(1, round(instances * 33 / nw / (lanes * threads))) * lanes * threads
                 t = time.perf_counter()
                 run_instances(st, 0, n, threads)
                 wall = time.perf_counter() - t

@@ -33,8 +33,17 @@ from mcaann.variability.rng import standard_normals, stream_id
 FUSE_SATURATING = False
 FUSE_MISMATCH = False
 
-#: Instances per kernel block: the vectorised inner dimension (a few cache lines per row).
-BLOCK = 64
+#: Bytes of one row of a kernel block (one value per instance): eight 512-bit vectors, so that every loop over the
+#: instances runs eight vector iterations in either dtype (float32 blocks of 64 lanes, four iterations a loop, ran
+#: the realistic step 6 % slower: docs/performance.md).
+BLOCK_BYTES = 512
+#: Instances per float64 kernel block (the vectorised inner dimension); ``block_lanes`` gives any dtype's.
+BLOCK = BLOCK_BYTES // 8
+
+
+def block_lanes(dtype) -> int:
+    """Instances per kernel block of the compute dtype ``dtype`` (``"float32"``, ``"float64"`` or a NumPy type)."""
+    return BLOCK_BYTES // np.dtype(dtype).itemsize
 
 
 def kernel_spec(study) -> KernelSpec:
@@ -51,7 +60,7 @@ def kernel_spec(study) -> KernelSpec:
         noise=study.noise.enabled,
         mismatch=study.mismatch.enabled,
         fused=_fused(study) and study.network.learning != "eqprop",
-        block=BLOCK,
+        block=block_lanes(study.integrator.dtype),
         rails=math.isfinite(c.V_lo) or math.isfinite(c.V_hi),
         learning=study.network.learning,
         **_eqprop_spec(study),
@@ -93,7 +102,7 @@ def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int
     """The kernels' derived parameters: per-synapse and per-neuron blocks (flat, lanes last) and scalars."""
     syn, neu, scal = derived_names(spec)
     if spec.learning == "eqprop":
-        return _eqprop_arrays(study, params, n_blocks, dtype, syn, neu)
+        return _eqprop_arrays(study, params, n_blocks, dtype, spec.block, syn, neu)
     lags = None
     if spec.lags:
         n = params["c"].shape[0]
@@ -104,7 +113,7 @@ def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int
     def flat(names):
         if not names:
             return np.zeros((n_blocks, 0), dtype)
-        return _pack_many([d[nm] for nm in names], n_blocks, dtype).reshape(n_blocks, -1)
+        return _pack_many([d[nm] for nm in names], n_blocks, dtype, spec.block).reshape(n_blocks, -1)
 
     nom = np.empty(len(scal), dtype)
     for q, nm in enumerate(scal):
@@ -115,7 +124,7 @@ def derived_arrays(spec: KernelSpec, params: dict, i_leak0: float, n_blocks: int
     return flat(syn), flat(neu), nom
 
 
-def _eqprop_arrays(study, params: dict, n_blocks: int, dtype, syn: list[str], neu: list[str]):
+def _eqprop_arrays(study, params: dict, n_blocks: int, dtype, lanes: int, syn: list[str], neu: list[str]):
     """``derived_arrays`` of the eqprop circuit: its derived parameters and the study scalars ``NOM``."""
     from mcaann.circuit import eqprop
     from mcaann.engine.eqprop_reference import Network
@@ -128,8 +137,8 @@ def _eqprop_arrays(study, params: dict, n_blocks: int, dtype, syn: list[str], ne
                "n_free": round(ep.T_free / dt), "n_nudge": round(ep.T_nudge / dt),
                "v_out_lo": c.out_lo, "v_out_hi": c.out_hi, "v_knee": c.knee}
     nom = np.array([scalars[nm] for nm in eqprop.SCALARS], dtype)
-    ds = _pack_many([d[nm] for nm in syn], n_blocks, dtype).reshape(n_blocks, -1)
-    dn = _pack_many([d[nm] for nm in neu], n_blocks, dtype).reshape(n_blocks, -1)
+    ds = _pack_many([d[nm] for nm in syn], n_blocks, dtype, lanes).reshape(n_blocks, -1)
+    dn = _pack_many([d[nm] for nm in neu], n_blocks, dtype, lanes).reshape(n_blocks, -1)
     return ds, dn, nom
 
 
@@ -184,29 +193,29 @@ class InstanceResults:
     software_seconds: np.ndarray | None = None  # (n,) software training wall time [s], shared out over the chips
 
 
-def _pack(a: np.ndarray, n_blocks: int, dtype) -> np.ndarray:
-    """(n, m) per-instance rows -> (n_blocks, m, BLOCK), padding with the last instance."""
-    return _pack_many([a], n_blocks, dtype)[:, 0]
+def _pack(a: np.ndarray, n_blocks: int, dtype, lanes: int) -> np.ndarray:
+    """(n, m) per-instance rows -> (n_blocks, m, lanes), padding with the last instance."""
+    return _pack_many([a], n_blocks, dtype, lanes)[:, 0]
 
 
-def _pack_many(arrays: list[np.ndarray], n_blocks: int, dtype) -> np.ndarray:
-    """p arrays of (n, m) per-instance rows -> (n_blocks, p, m, BLOCK), written in place (no stacked copies),
+def _pack_many(arrays: list[np.ndarray], n_blocks: int, dtype, lanes: int) -> np.ndarray:
+    """p arrays of (n, m) per-instance rows -> (n_blocks, p, m, lanes), written in place (no stacked copies),
     padding with the last instance."""
     n = arrays[0].shape[0]
     m = arrays[0].size // n
-    out = np.empty((n_blocks, len(arrays), m, BLOCK), dtype)
-    full = n // BLOCK
+    out = np.empty((n_blocks, len(arrays), m, lanes), dtype)
+    full = n // lanes
     for q, a in enumerate(arrays):
         a = a.reshape(n, m)
-        out[:full, q] = a[: full * BLOCK].reshape(full, BLOCK, m).transpose(0, 2, 1)
+        out[:full, q] = a[: full * lanes].reshape(full, lanes, m).transpose(0, 2, 1)
         if full < n_blocks:
-            tail = np.concatenate([a[full * BLOCK:], np.repeat(a[-1:], n_blocks * BLOCK - n, axis=0)])
+            tail = np.concatenate([a[full * lanes:], np.repeat(a[-1:], n_blocks * lanes - n, axis=0)])
             out[full, q] = tail.T
     return out
 
 
 def _unpack(a: np.ndarray, n: int) -> np.ndarray:
-    """(n_blocks, m, BLOCK) -> (n, m)."""
+    """(n_blocks, m, lanes) -> (n, m)."""
     return a.transpose(0, 2, 1).reshape(-1, a.shape[1])[:n]
 
 
@@ -271,9 +280,10 @@ class Chip:
         self.threads = threads or default_threads()
         self.topo = Topology(tuple(study.network.layers))
         self.n = inst.size
-        self.n_blocks = -(-self.n // BLOCK)
         self.F = np.float32 if study.integrator.dtype == "float32" else np.float64
         self.spec = kernel_spec(study)
+        self.lanes = self.spec.block
+        self.n_blocks = -(-self.n // self.lanes)
         lk = study.leakage
         self.DS, self.DN, self.NOM = derived_arrays(self.spec, params, lk.I_leak0 if lk.enabled else 0.0,
                                                     self.n_blocks, self.F, study)
@@ -299,15 +309,16 @@ class Chip:
         else:
             sn_on = sn_off = np.zeros_like(self.params["c"])
         pad = ((0, 0), (0, noise_rows(self.topo.n_weights) - self.topo.n_weights))  # whole Philox blocks
-        sn_on = _pack(np.pad(sn_on, pad), n_blocks, F)  # [V per unit normal], in the compute dtype
-        sn_off = _pack(np.pad(sn_off, pad), n_blocks, F)
-        inst_b = _pack(self.inst[:, None].astype(np.float64), n_blocks, np.float64)[:, 0, :].astype(np.uint64)
-        w = _pack(w0, n_blocks, np.float64)
-        mse = np.empty((n_blocks, epochs + 1, BLOCK))
-        acc = np.empty((n_blocks, epochs + 1, BLOCK))
-        div = np.zeros((n_blocks, BLOCK))
-        div_step = np.full((n_blocks, BLOCK), -1, dtype=np.int64)
-        acc_h = np.full((n_blocks, epochs + 1, BLOCK), np.nan)
+        lanes = self.lanes
+        sn_on = _pack(np.pad(sn_on, pad), n_blocks, F, lanes)  # [V per unit normal], in the compute dtype
+        sn_off = _pack(np.pad(sn_off, pad), n_blocks, F, lanes)
+        inst_b = _pack(self.inst[:, None].astype(np.float64), n_blocks, np.float64, lanes)[:, 0, :].astype(np.uint64)
+        w = _pack(w0, n_blocks, np.float64, lanes)
+        mse = np.empty((n_blocks, epochs + 1, lanes))
+        acc = np.empty((n_blocks, epochs + 1, lanes))
+        div = np.zeros((n_blocks, lanes))
+        div_step = np.full((n_blocks, lanes), -1, dtype=np.int64)
+        acc_h = np.full((n_blocks, epochs + 1, lanes), np.nan)
         x, t = self.task.train
         xh, th = self.task.held_out
         x, t, thr, xh, th = x.astype(F), t.astype(F), self.thr.astype(F), xh.astype(F), th.astype(F)
@@ -333,9 +344,9 @@ class Chip:
         if x.shape[0] == 0:
             return np.full(self.n, np.nan), np.full(self.n, np.nan)
         F = self.F
-        wb = _pack(w, self.n_blocks, np.float64)
-        m = np.empty((self.n_blocks, BLOCK))
-        a = np.empty((self.n_blocks, BLOCK))
+        wb = _pack(w, self.n_blocks, np.float64, self.lanes)
+        m = np.empty((self.n_blocks, self.lanes))
+        a = np.empty((self.n_blocks, self.lanes))
         x, t, thr = x.astype(F), t.astype(F), self.thr.astype(F)
 
         def args(b: int) -> tuple:
