@@ -19,7 +19,16 @@ from numba import njit, prange
 from mcaann.circuit.network import Topology
 from mcaann.cpu import vector_width
 from mcaann.engine.driver import block_lanes, run_instances, study_task
-from mcaann.engine.mathfn import box_muller_float64, exp_float64, sat_float64, sigmoid_float64
+from mcaann.engine.mathfn import (
+    box_muller_float32,
+    box_muller_float64,
+    exp_float32,
+    exp_float64,
+    sat_float32,
+    sat_float64,
+    sigmoid_float32,
+    sigmoid_float64,
+)
 from mcaann.study import load_study
 from mcaann.variability.rng import philox4x32
 
@@ -33,12 +42,6 @@ REALISTIC = "xor"
 # with gathers (Numba's negative-index wraparound), at under half the speed. The kernels that call mathfn's
 # functions are not cached: Numba's cache would not notice a change in mathfn and time the old functions.
 UNCACHED = dict(cache=False, error_model="numpy", fastmath={"contract"})
-@njit(**UNCACHED)
-def _exp_chunk(x, out):
-    for i in range(x.shape[0]):  # the kernels' logistic function: one exp and one division
-        out[i] = sigmoid_float64(x[i])
-
-
 #: floating-point operations per element of ``_fma_chunk``: 16 multiply-adds and 3 additions
 FMA_CHUNK_OPS = 19
 
@@ -65,55 +68,68 @@ def _div_chunk(x, out):
         out[i] = 1.0 / (1.0 + x[i] * x[i])
 
 
-@njit(**UNCACHED)
-def _bare_exp_chunk(x, out):
-    for i in range(x.shape[0]):
-        out[i] = exp_float64(x[i])
+def _ceiling_kernel_of(sigmoid, exp, sat, box_muller):
+    """The parallel micro-kernel of one compute dtype, from that dtype's functions of ``mcaann.engine.mathfn``:
+    ``kernel(kind, x, out, reps, nchunks, a, c)`` runs ``reps`` passes of one kind of work over ``x`` (of that
+    dtype) in ``nchunks`` chunks; ``a``, ``c`` are the multiply-adds' constants, of the same dtype."""
+
+    @njit(**UNCACHED)
+    def sigmoid_chunk(x, out):
+        for i in range(x.shape[0]):  # the kernels' logistic function: one exp and one division
+            out[i] = sigmoid(x[i])
+
+    @njit(**UNCACHED)
+    def exp_chunk(x, out):
+        for i in range(x.shape[0]):
+            out[i] = exp(x[i])
+
+    @njit(**UNCACHED)
+    def sat_chunk(x, out):
+        for i in range(x.shape[0]):  # the kernels' tanh of a saturating block
+            out[i] = sat(x[i])
+
+    @njit(**UNCACHED)
+    def normal_chunk(x, out, words, rep):
+        n = x.shape[0] // 4
+        for b in range(n):  # the kernels' noise: the Philox blocks' words in one loop, keyed as in the kernels, ...
+            r0, r1, r2, r3 = philox4x32(np.uint64(b), np.uint64(0), np.uint64(rep), np.uint64(0), np.uint64(7),
+                                        np.uint64(3))
+            words[b] = r0
+            words[n + b] = r1
+            words[2 * n + b] = r2
+            words[3 * n + b] = r3
+        for b in range(n):  # ... four normals from each block's words in another
+            z0, z1, z2, z3 = box_muller(words[b], words[n + b], words[2 * n + b], words[3 * n + b])
+            out[b] = z0
+            out[n + b] = z1
+            out[2 * n + b] = z2
+            out[3 * n + b] = z3
+
+    @njit(cache=False, parallel=True, error_model="numpy")
+    def kernel(kind, x, out, reps, nchunks, a, c):
+        n = x.shape[0] // nchunks
+        for ch in prange(nchunks):
+            xc, oc = x[ch * n:(ch + 1) * n], out[ch * n:(ch + 1) * n]
+            words = np.empty(n, np.uint32)
+            for r in range(reps):
+                if kind == 0:
+                    sigmoid_chunk(xc, oc)
+                elif kind == 1:
+                    _fma_chunk(xc, oc, a, c)
+                elif kind == 2:
+                    _div_chunk(xc, oc)
+                elif kind == 3:
+                    exp_chunk(xc, oc)
+                elif kind == 4:
+                    sat_chunk(xc, oc)
+                else:
+                    normal_chunk(xc, oc, words, r)
+
+    return kernel
 
 
-@njit(**UNCACHED)
-def _sat_chunk(x, out):
-    for i in range(x.shape[0]):  # the kernels' tanh of a saturating block
-        out[i] = sat_float64(x[i])
-
-
-@njit(**UNCACHED)
-def _normal_chunk(x, out, words, rep):
-    n = x.shape[0] // 4
-    for b in range(n):  # the kernels' noise: the Philox blocks' words in one loop, keyed as in the kernels, ...
-        r0, r1, r2, r3 = philox4x32(np.uint64(b), np.uint64(0), np.uint64(rep), np.uint64(0), np.uint64(7),
-                                    np.uint64(3))
-        words[b] = r0
-        words[n + b] = r1
-        words[2 * n + b] = r2
-        words[3 * n + b] = r3
-    for b in range(n):  # ... four normals from each block's words in another
-        z0, z1, z2, z3 = box_muller_float64(words[b], words[n + b], words[2 * n + b], words[3 * n + b])
-        out[b] = z0
-        out[n + b] = z1
-        out[2 * n + b] = z2
-        out[3 * n + b] = z3
-
-
-@njit(cache=False, parallel=True, error_model="numpy")
-def _ceiling_kernel(kind, x, out, reps, nchunks):
-    n = x.shape[0] // nchunks
-    for c in prange(nchunks):
-        xc, oc = x[c * n:(c + 1) * n], out[c * n:(c + 1) * n]
-        words = np.empty(n, np.uint32)
-        for r in range(reps):
-            if kind == 0:
-                _exp_chunk(xc, oc)
-            elif kind == 1:
-                _fma_chunk(xc, oc, 0.999, 1e-3)
-            elif kind == 2:
-                _div_chunk(xc, oc)
-            elif kind == 3:
-                _bare_exp_chunk(xc, oc)
-            elif kind == 4:
-                _sat_chunk(xc, oc)
-            else:
-                _normal_chunk(xc, oc, words, r)
+_CEILING_KERNELS = {"float64": _ceiling_kernel_of(sigmoid_float64, exp_float64, sat_float64, box_muller_float64),
+                    "float32": _ceiling_kernel_of(sigmoid_float32, exp_float32, sat_float32, box_muller_float32)}
 
 
 @njit(**UNCACHED)
@@ -258,23 +274,28 @@ def hand_written_rate(threads: int, instances: int = 4096, min_seconds: float = 
     return instances * epochs * study_task(st).n_rows * st.steps_per_row / wall
 
 
-def machine_ceiling(threads: int) -> dict:
-    """Throughput of this CPU [per second], in-cache and vectorised: the kernels' logistic function, multiply-add,
-    division, exponential, saturating tanh and normal deviate."""
+def machine_ceiling(threads: int, dtype: str = "float64") -> dict:
+    """Throughput of this CPU [per second], in-cache and vectorised, in the compute dtype ``dtype``: the kernels'
+    logistic function, multiply-add, exponential, saturating tanh and normal deviate (and, in float64, division)."""
     numba.set_num_threads(threads)
+    kernel = _CEILING_KERNELS[dtype]
+    F = np.dtype(dtype).type
     # runs of 30 to 70 ms, best of five: with 10-ms runs, best of three, a burst of load on the machine once timed
     # the saturating tanh at 1.56 exponentials (1.12 to 1.14 in four runs after)
     n, reps = 4096, 12000
-    x = np.random.default_rng(0).uniform(-5, 5, n)
-    out = np.zeros(n)
+    x = np.random.default_rng(0).uniform(-5, 5, n).astype(F)
+    out = np.zeros(n, F)
+    kinds = ((0, "sigmoid_per_s", 1), (1, "fma_per_s", FMA_CHUNK_OPS), (2, "div_per_s", 1), (3, "exp_per_s", 1),
+             (4, "tanh_per_s", 1), (5, "normal_per_s", 1))
     rates = {}
-    for kind, name, per in ((0, "sigmoid_per_s", 1), (1, "fma_per_s", FMA_CHUNK_OPS), (2, "div_per_s", 1),
-                            (3, "exp_per_s", 1), (4, "tanh_per_s", 1), (5, "normal_per_s", 1)):
-        _ceiling_kernel(kind, x, out, 1, threads)
+    for kind, name, per in kinds:
+        if kind == 2 and dtype != "float64":  # the division chunk is written in float64
+            continue
+        kernel(kind, x, out, 1, threads, F(0.999), F(1e-3))
         best = float("inf")
         for _ in range(5):
             t = time.perf_counter()
-            _ceiling_kernel(kind, x, out, reps, threads)
+            kernel(kind, x, out, reps, threads, F(0.999), F(1e-3))
             best = min(best, time.perf_counter() - t)
         rates[name] = n * reps * per / best
     return rates
@@ -452,6 +473,13 @@ def realistic_ops() -> dict:
     return ops
 
 
+def realistic_seconds(ceiling: dict) -> float:
+    """Seconds per instance-step of the realistic XOR at the rates ``ceiling`` (``machine_ceiling``'s)."""
+    ops = realistic_ops()
+    return (ops["sigmoid"] / ceiling["sigmoid_per_s"] + ops["fma"] / ceiling["fma_per_s"]
+            + ops["normal"] / ceiling["normal_per_s"])
+
+
 def run_benchmark(quick: bool = False) -> list[tuple[str, str]]:
     """Every figure of the table, measured now in one run; rows of (what, figure)."""
     cores = numba.config.NUMBA_NUM_THREADS
@@ -499,11 +527,18 @@ def run_benchmark(quick: bool = False) -> list[tuple[str, str]]:
         rows.append((f"  engine / ceiling (ideal, float64, {th} thread(s))",
                      f"{rates[('ideal', 'float64', th)] * t_step:.0%}"))
         ops = realistic_ops()
-        t_real = ops["sigmoid"] / c["sigmoid_per_s"] + ops["fma"] / c["fma_per_s"] + ops["normal"] / c["normal_per_s"]
+        t_real = realistic_seconds(c)
         rows.append((f"ceiling, realistic XOR, {th} thread(s): {ops['sigmoid']} logistic/tanh + {ops['fma']} FMA + "
                      f"{ops['normal']} normals per step", f"{1 / t_real:.3g}"))
         rows.append((f"  engine / ceiling (realistic, float64, {th} thread(s))",
                      f"{rates[('realistic', 'float64', th)] * t_real:.0%}"))
+    c32 = machine_ceiling(1, "float32")
+    t_real32 = realistic_seconds(c32)
+    rows.append(("ceiling, realistic XOR, float32, 1 thread (the same counts; logistic "
+                 f"{c32['sigmoid_per_s']:.3g}/s, normal {c32['normal_per_s']:.3g}/s)", f"{1 / t_real32:.3g}"))
+    rows.append(("  engine / ceiling (realistic, float32, 1 thread)",
+                 f"{rates[('realistic', 'float32', 1)] * t_real32:.0%}"))
+    rows.append(("  ceiling float32 / float64 (realistic, 1 thread)", f"{realistic_seconds(c1) / t_real32:.2f}x"))
     np_ideal = numpy_rate(IDEAL, 256 if quick else 1024)
     rows.append(("NumPy float64 vectorised, ideal XOR, 1 process", f"{np_ideal:.3g}"))
     rows.append(("  engine / NumPy (ideal, float64, all threads)",
