@@ -35,7 +35,7 @@ FUSE_MISMATCH = False
 
 #: Bytes of one row of a kernel block (one value per instance): eight 512-bit vectors, so that every loop over the
 #: instances runs eight vector iterations in either dtype (float32 blocks of 64 lanes, four iterations a loop, ran
-#: the realistic step 6 % slower: docs/performance.md).
+#: the realistic step about 5 % slower: docs/performance.md).
 BLOCK_BYTES = 512
 #: Instances per float64 kernel block (the vectorised inner dimension); ``block_lanes`` gives any dtype's.
 BLOCK = BLOCK_BYTES // 8
