@@ -179,3 +179,14 @@ def test_ctrl_c_or_sigterm_stops_quickly_and_resumes(tmp_path, long_single, sig,
     res = runner.invoke(app, ["run", *LONG_ARGS, "--out", str(out)])
     assert res.exit_code == 0
     _same_numbers(long_single, open_result(out))
+
+
+@pytest.mark.parametrize("dtype, lanes", [("float64", 64), ("float32", 128)])
+def test_default_tasks_are_whole_kernel_blocks_of_the_dtype(dtype, lanes):
+    from mcaann.runner import plan_tasks
+    from mcaann.study import load_study
+
+    st = load_study("xor", {"monte_carlo.instances": 5000, "integrator.dtype": dtype})
+    _, tasks = plan_tasks(st)
+    sizes = [t.stop - t.start for t in tasks]
+    assert sizes[:-1] == [16 * lanes] * (len(sizes) - 1) and sum(sizes) == 5000

@@ -63,15 +63,16 @@ def _fma_chunk(x, out, a, c):
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _div_chunk(x, out):
+def _div_chunk(x, out, one):
     for i in range(x.shape[0]):
-        out[i] = 1.0 / (1.0 + x[i] * x[i])
+        out[i] = one / (one + x[i] * x[i])
 
 
 def _ceiling_kernel_of(sigmoid, exp, sat, box_muller):
     """The parallel micro-kernel of one compute dtype, from that dtype's functions of ``mcaann.engine.mathfn``:
-    ``kernel(kind, x, out, reps, nchunks, a, c)`` runs ``reps`` passes of one kind of work over ``x`` (of that
-    dtype) in ``nchunks`` chunks; ``a``, ``c`` are the multiply-adds' constants, of the same dtype."""
+    ``kernel(kind, x, out, reps, nchunks, a, c, one)`` runs ``reps`` passes of one kind of work over ``x`` (of that
+    dtype) in ``nchunks`` chunks; ``a``, ``c`` are the multiply-adds' constants and ``one`` the division's, of the
+    same dtype."""
 
     @njit(**UNCACHED)
     def sigmoid_chunk(x, out):
@@ -106,7 +107,7 @@ def _ceiling_kernel_of(sigmoid, exp, sat, box_muller):
             out[3 * n + b] = z3
 
     @njit(cache=False, parallel=True, error_model="numpy")
-    def kernel(kind, x, out, reps, nchunks, a, c):
+    def kernel(kind, x, out, reps, nchunks, a, c, one):
         n = x.shape[0] // nchunks
         for ch in prange(nchunks):
             xc, oc = x[ch * n:(ch + 1) * n], out[ch * n:(ch + 1) * n]
@@ -117,7 +118,7 @@ def _ceiling_kernel_of(sigmoid, exp, sat, box_muller):
                 elif kind == 1:
                     _fma_chunk(xc, oc, a, c)
                 elif kind == 2:
-                    _div_chunk(xc, oc)
+                    _div_chunk(xc, oc, one)
                 elif kind == 3:
                     exp_chunk(xc, oc)
                 elif kind == 4:
@@ -276,7 +277,7 @@ def hand_written_rate(threads: int, instances: int = 4096, min_seconds: float = 
 
 def machine_ceiling(threads: int, dtype: str = "float64") -> dict:
     """Throughput of this CPU [per second], in-cache and vectorised, in the compute dtype ``dtype``: the kernels'
-    logistic function, multiply-add, exponential, saturating tanh and normal deviate (and, in float64, division)."""
+    logistic function, multiply-add, division, exponential, saturating tanh and normal deviate."""
     numba.set_num_threads(threads)
     kernel = _CEILING_KERNELS[dtype]
     F = np.dtype(dtype).type
@@ -289,13 +290,11 @@ def machine_ceiling(threads: int, dtype: str = "float64") -> dict:
              (4, "tanh_per_s", 1), (5, "normal_per_s", 1))
     rates = {}
     for kind, name, per in kinds:
-        if kind == 2 and dtype != "float64":  # the division chunk is written in float64
-            continue
-        kernel(kind, x, out, 1, threads, F(0.999), F(1e-3))
+        kernel(kind, x, out, 1, threads, F(0.999), F(1e-3), F(1.0))
         best = float("inf")
         for _ in range(5):
             t = time.perf_counter()
-            kernel(kind, x, out, reps, threads, F(0.999), F(1e-3))
+            kernel(kind, x, out, reps, threads, F(0.999), F(1e-3), F(1.0))
             best = min(best, time.perf_counter() - t)
         rates[name] = n * reps * per / best
     return rates

@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from mcaann.circuit.blocks import variation_kind, variation_kinds
+from mcaann.engine.driver import block_lanes
 from mcaann.errors import StudyError
 from mcaann.io.dataset import common_attrs
 from mcaann.io.netcdf import check_target, write_result
@@ -103,7 +104,7 @@ def run_points(study, points: Sequence[dict], *, instances: tuple[int, int] | No
     points = [dict(p) for p in points]
     for p in points:  # every point is a valid study before any work
         study.at(p)
-    step = chunk or default_chunk(hi - lo)
+    step = chunk or default_chunk(hi - lo, block_lanes(study.integrator.dtype))
     tasks = [TaskKey(k, s, min(s + step, hi)) for k in range(len(points)) for s in range(lo, hi, step)]
     out = np.zeros((len(points), hi - lo), dtype=bool)
     finished = store.finished(tasks) if store else set()

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcaann.engine.driver import BLOCK, study_task
+from mcaann.engine.driver import BLOCK, block_lanes, study_task
 from mcaann.errors import StudyError
 from mcaann.io.netcdf import check_target, nearest_folder
 from mcaann.study.load import sweep_points
@@ -30,9 +30,10 @@ class TaskKey:
     stop: int
 
 
-def default_chunk(n_instances: int) -> int:
-    """Instances per task: whole kernel blocks, enough to keep every thread busy."""
-    return int(min(max(BLOCK, n_instances), 16 * BLOCK))
+def default_chunk(n_instances: int, lanes: int = BLOCK) -> int:
+    """Instances per task: whole kernel blocks of ``lanes`` instances (``block_lanes`` of the study's dtype), up to
+    16 of them, enough to keep every thread busy."""
+    return int(min(max(lanes, n_instances), 16 * lanes))
 
 
 def shard_range(n: int, shard: tuple[int, int] | None) -> tuple[int, int]:
@@ -50,7 +51,7 @@ def plan_tasks(study, chunk: int | None = None, shard: tuple[int, int] | None = 
             raise StudyError(f"sweep.{key}: changes the shape of the result and cannot be swept; run separate studies")
     points = sweep_points(study)
     lo, hi = shard_range(study.monte_carlo.instances, shard)
-    chunk = chunk or default_chunk(hi - lo)
+    chunk = chunk or default_chunk(hi - lo, block_lanes(study.integrator.dtype))
     if hi == lo:  # an empty shard (more shards than instances): one empty task per point, an empty part
         return points, [TaskKey(p, lo, lo) for p in range(len(points))]
     tasks = [TaskKey(p, s, min(s + chunk, hi)) for p in range(len(points)) for s in range(lo, hi, chunk)]
